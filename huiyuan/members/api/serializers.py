@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from huiyuan.platform.access import can
+from huiyuan.platform.phones import mask_phone
+
+from ..models import Member, Store
+
+
+class StoreSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Store
+        fields = ["id", "code", "name", "region", "address", "status", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+
+class StoreWriteSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=32)
+    name = serializers.CharField(max_length=100)
+    region = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    address = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    status = serializers.ChoiceField(choices=Store.Status.choices, required=False)
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    phone = serializers.SerializerMethodField()
+    home_store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = Member
+        fields = ["id", "card_no", "name", "phone", "gender", "birthday", "province", "city", "channel",
+                  "home_store", "status", "consent_sms", "consent_wechat", "consent_email", "created_at"]
+
+    def get_phone(self, obj: Member) -> str:
+        # Masked unless the caller may see this member's PII (role, or a per-store grant).
+        if can(self.context["request"].user, "members.pii.view", obj):
+            return obj.phone
+        return mask_phone(obj.phone)
+
+
+class MemberEnrollSerializer(serializers.Serializer):
+    phone = serializers.CharField(max_length=40)
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    gender = serializers.ChoiceField(choices=Member.Gender.choices, required=False, default=Member.Gender.UNKNOWN)
+    birthday = serializers.DateField(required=False, allow_null=True, default=None)
+    home_store_id = serializers.IntegerField(required=False, allow_null=True, default=None)
+    consent_sms = serializers.BooleanField(required=False, default=False)

@@ -1,0 +1,38 @@
+"""Reads of members, always scoped by the caller's role and stores."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from huiyuan.platform.access import filter_queryset
+from huiyuan.platform.errors import NotFound
+from huiyuan.platform.phones import InvalidPhone, normalize_phone
+
+from .models import Member
+
+
+def member_list(*, actor: Any, search: str = "", store_id: int | None = None) -> QuerySet[Member]:
+    qs = filter_queryset(actor, "members.member.view", Member.objects.select_related("home_store"))
+    if store_id is not None:
+        qs = qs.filter(home_store_id=store_id)
+    search = search.strip()
+    if search:
+        match = Q(card_no=search) | Q(name__startswith=search)
+        try:
+            match |= Q(phone=normalize_phone(search))
+        except InvalidPhone:
+            if search.isdigit() and len(search) >= 4:
+                match |= Q(phone__endswith=search)
+        qs = qs.filter(match)
+    return qs.order_by("-id")
+
+
+def member_access_by_id(*, actor: Any, member_id: int) -> Member:
+    """The one way to turn a member id from user input into a member: missing and out-of-scope
+    both raise the same NotFound."""
+    member = member_list(actor=actor).filter(pk=member_id).first()
+    if member is None:
+        raise NotFound()
+    return member

@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from ..access import can
+from ..models import ApiKey, AuditEntry, User
+from ..phones import mask_phone
+from ..roles import OPERATIONS, ROLE_OPERATIONS, Role
+
+
+class StoreRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class StaffSerializer(serializers.ModelSerializer):
+    stores = StoreRefSerializer(many=True, read_only=True)
+    role_label = serializers.CharField(source="get_role_display", read_only=True)
+    phone = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "name", "phone", "email", "role", "role_label", "stores", "is_active",
+                  "date_joined", "last_login"]
+
+    def get_phone(self, obj: User) -> str:
+        actor = self.context["request"].user
+        if actor.pk == obj.pk or can(actor, "platform.staff.manage"):
+            return obj.phone or ""
+        return mask_phone(obj.phone)
+
+
+class StaffInviteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    role = serializers.ChoiceField(choices=Role.choices)
+    phone = serializers.CharField(required=False, allow_blank=True, default="")
+    email = serializers.CharField(required=False, allow_blank=True, default="")
+    store_ids = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+
+
+class StaffUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False)
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
+    store_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    is_active = serializers.BooleanField(required=False)
+
+
+class InvitationSerializer(serializers.Serializer):
+    staff = StaffSerializer()
+    invite_token = serializers.CharField()
+    invite_path = serializers.CharField()
+
+
+class RoleSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField()
+    operations = serializers.ListField(child=serializers.CharField())
+
+    @staticmethod
+    def all_roles() -> list[dict[str, Any]]:
+        return [
+            {"code": role.value, "label": str(role.label), "operations": sorted(ROLE_OPERATIONS[role])}
+            for role in Role
+        ]
+
+
+class OperationSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField()
+    api_key_allowed = serializers.BooleanField()
+
+    @staticmethod
+    def all_operations() -> list[dict[str, Any]]:
+        return [{"code": o.code, "label": str(o.label), "api_key_allowed": o.api_key_allowed} for o in OPERATIONS.values()]
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.display_name", default="", read_only=True)
+    is_active = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "prefix", "scopes", "store", "created_by", "created_at", "last_used_at",
+                  "revoked_at", "is_active"]
+
+
+class ApiKeyCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    scopes = serializers.ListField(child=serializers.CharField(), allow_empty=False)
+    store_id = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class ApiKeyIssuedSerializer(serializers.Serializer):
+    api_key = ApiKeySerializer()
+    token = serializers.CharField(help_text="Shown once. Send as `Authorization: Api-Key <token>`.")
+
+
+class AuditEntrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEntry
+        fields = ["id", "created_at", "actor", "actor_label", "api_key", "action", "object_type", "object_id",
+                  "object_repr", "changes", "ip_address", "user_agent"]
+
+
+class MeSerializer(serializers.Serializer):
+    id = serializers.IntegerField(allow_null=True)
+    name = serializers.CharField()
+    role = serializers.CharField(allow_null=True)
+    operations = serializers.ListField(child=serializers.CharField())
+    store_ids = serializers.ListField(child=serializers.IntegerField(), allow_null=True)
+    tenant = serializers.CharField()

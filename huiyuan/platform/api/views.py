@@ -1,0 +1,152 @@
+"""Tenant API for the platform: me, roles, staff, API keys, audit log. Thin: validate, call one
+service or selector, serialize."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from .. import apikeys, audit, staff
+from ..access import actor_operations, sees_all_stores, store_ids_subquery
+from ..idempotency import idempotent
+from .base import TenantAPIView
+from .pagination import StandardPagination
+from .serializers import (
+    ApiKeyCreateSerializer,
+    ApiKeyIssuedSerializer,
+    ApiKeySerializer,
+    AuditEntrySerializer,
+    InvitationSerializer,
+    MeSerializer,
+    OperationSerializer,
+    RoleSerializer,
+    StaffInviteSerializer,
+    StaffSerializer,
+    StaffUpdateSerializer,
+)
+
+
+def paginate(view: TenantAPIView, request: Request, qs: Any, serializer_class: Any) -> Response:
+    paginator = StandardPagination()
+    page = paginator.paginate_queryset(qs, request, view=view)
+    data = serializer_class(page, many=True, context={"request": request}).data
+    return paginator.get_paginated_response(data)
+
+
+class MeView(TenantAPIView):
+    operation = "platform.store.view"
+
+    @extend_schema(responses=MeSerializer)
+    def get(self, request: Request) -> Response:
+        actor = request.user
+        store_ids = None if sees_all_stores(actor) else sorted(store_ids_subquery(actor).values_list(flat=True))
+        return Response(
+            MeSerializer(
+                {
+                    "id": actor.pk, "name": str(actor), "role": actor.role,
+                    "operations": sorted(actor_operations(actor)), "store_ids": store_ids,
+                    "tenant": request.tenant.name,  # type: ignore[attr-defined]
+                }
+            ).data
+        )
+
+
+class RoleListView(TenantAPIView):
+    operation = "platform.staff.view"
+
+    @extend_schema(responses=RoleSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(
+            {"roles": RoleSerializer.all_roles(), "operations": OperationSerializer.all_operations()}
+        )
+
+
+class StaffListView(TenantAPIView):
+    operations = {"GET": "platform.staff.view", "POST": "platform.staff.manage"}
+
+    @extend_schema(responses=StaffSerializer(many=True), parameters=[OpenApiParameter("search", str)])
+    def get(self, request: Request) -> Response:
+        qs = staff.staff_list(actor=request.user, search=request.query_params.get("search", ""))
+        return paginate(self, request, qs, StaffSerializer)
+
+    @extend_schema(request=StaffInviteSerializer, responses={201: InvitationSerializer})
+    @idempotent()
+    def post(self, request: Request) -> Response:
+        data = StaffInviteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        invitation = staff.staff_invite(actor=request.user, **data.validated_data)
+        body = InvitationSerializer(
+            {"staff": invitation.staff, "invite_token": invitation.token, "invite_path": f"/invite/{invitation.token}"},
+            context={"request": request},
+        ).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class StaffDetailView(TenantAPIView):
+    operations = {"GET": "platform.staff.view", "PATCH": "platform.staff.manage"}
+
+    @extend_schema(responses=StaffSerializer)
+    def get(self, request: Request, staff_id: int) -> Response:
+        member = staff.staff_get(actor=request.user, staff_id=staff_id)
+        return Response(StaffSerializer(member, context={"request": request}).data)
+
+    @extend_schema(request=StaffUpdateSerializer, responses=StaffSerializer)
+    def patch(self, request: Request, staff_id: int) -> Response:
+        data = StaffUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        updated = staff.staff_update(actor=request.user, staff_id=staff_id, **data.validated_data)
+        return Response(StaffSerializer(updated, context={"request": request}).data)
+
+
+class ApiKeyListView(TenantAPIView):
+    operation = "platform.apikey.manage"
+
+    @extend_schema(responses=ApiKeySerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return paginate(self, request, apikeys.api_key_list(actor=request.user), ApiKeySerializer)
+
+    @extend_schema(request=ApiKeyCreateSerializer, responses={201: ApiKeyIssuedSerializer})
+    def post(self, request: Request) -> Response:
+        data = ApiKeyCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        issued = apikeys.api_key_create(actor=request.user, **data.validated_data)
+        return Response(
+            ApiKeyIssuedSerializer({"api_key": issued.api_key, "token": issued.token}).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class ApiKeyRevokeView(TenantAPIView):
+    operation = "platform.apikey.manage"
+
+    @extend_schema(request=None, responses=ApiKeySerializer)
+    def post(self, request: Request, key_id: int) -> Response:
+        return Response(ApiKeySerializer(apikeys.api_key_revoke(actor=request.user, key_id=key_id)).data)
+
+
+class AuditListView(TenantAPIView):
+    operation = "platform.audit.view"
+
+    @extend_schema(
+        responses=AuditEntrySerializer(many=True),
+        parameters=[
+            OpenApiParameter("action", str), OpenApiParameter("actor", int), OpenApiParameter("object_type", str),
+            OpenApiParameter("object_id", str), OpenApiParameter("since", str), OpenApiParameter("until", str),
+        ],
+    )
+    def get(self, request: Request) -> Response:
+        p = request.query_params
+        actor_id = p.get("actor")
+        qs = audit.audit_list(
+            actor=request.user, action=p.get("action", ""),
+            actor_id=int(actor_id) if actor_id and actor_id.isdigit() else None,
+            object_type=p.get("object_type", ""), object_id=p.get("object_id", ""),
+            since=parse_datetime(p["since"]) if p.get("since") else None,
+            until=parse_datetime(p["until"]) if p.get("until") else None,
+        )
+        return paginate(self, request, qs, AuditEntrySerializer)

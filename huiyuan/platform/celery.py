@@ -1,0 +1,48 @@
+"""The Celery app. tenant-schemas-celery stamps every task with the schema it was sent from and
+enters that schema before the task runs."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.db import connection
+from tenant_schemas_celery.app import CeleryApp
+from tenant_schemas_celery.task import TenantTask
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "huiyuan.platform.settings")
+
+PUBLIC_SCHEMA = "public"
+
+
+class TenantContextMissing(RuntimeError):
+    """A tenant task was sent or run outside any tenant: refusing beats running in public."""
+
+
+class TenantOnlyTask(TenantTask):
+    """Base of every task that touches a merchant's data."""
+
+    abstract = True
+
+    def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        headers = options.get("headers") or {}
+        schema = headers.get("_schema_name") or connection.schema_name
+        if schema == PUBLIC_SCHEMA and not self.app.conf.task_always_eager:
+            raise TenantContextMissing(f"{self.name} sent from the public schema; send it inside a tenant")
+        return super().apply_async(args, kwargs, **options)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if connection.schema_name == PUBLIC_SCHEMA:
+            raise TenantContextMissing(f"{self.name} ran in the public schema")
+        return super().__call__(*args, **kwargs)
+
+
+app = CeleryApp("huiyuan")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks(lambda: ["huiyuan.platform.events", "huiyuan.tenants", "huiyuan.members"])
+
+
+def tenant_task(*args: Any, **kwargs: Any) -> Any:
+    """``@tenant_task(name=...)``: a task that must run inside a tenant schema."""
+    kwargs.setdefault("base", TenantOnlyTask)
+    return app.task(*args, **kwargs)

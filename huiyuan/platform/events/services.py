@@ -1,0 +1,70 @@
+"""Record domain events in the caller's transaction; publish committed ones to Celery.
+
+A rolled-back change leaves no row, so it emits nothing. A broker outage leaves rows unpublished;
+the beat sweep (``publish_pending`` every few seconds) sends them when the broker is back.
+Delivery is at least once: subscribers must be idempotent (they get the event id).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from huiyuan.platform.celery import TenantContextMissing
+
+from .models import OutboxEvent
+from .registry import subscribers_for
+
+logger = logging.getLogger(__name__)
+
+PUBLIC_SCHEMA = "public"
+
+
+def event_record(
+    event_type: str, payload: dict[str, Any], *, aggregate_type: str = "", aggregate_id: Any = ""
+) -> OutboxEvent:
+    schema = connection.schema_name
+    if schema == PUBLIC_SCHEMA:
+        raise TenantContextMissing(f"event {event_type} recorded outside a tenant")
+    event = OutboxEvent.objects.create(
+        tenant_schema=schema, event_type=event_type, payload=payload,
+        aggregate_type=aggregate_type, aggregate_id=str(aggregate_id),
+    )
+    transaction.on_commit(lambda: publish_events(ids=[event.pk]), robust=True)
+    return event
+
+
+def _send(event: OutboxEvent) -> None:
+    from .tasks import deliver_event
+
+    for name in subscribers_for(event.event_type):
+        deliver_event.apply_async(args=[event.pk, name], headers={"_schema_name": event.tenant_schema})
+
+
+def publish_events(*, ids: list[int] | None = None, batch_size: int = 500) -> int:
+    """Send unpublished events (the given ones, or the oldest batch) and mark them published.
+    Rows being published by another process are skipped, never sent twice concurrently."""
+    published = 0
+    with transaction.atomic():
+        qs = OutboxEvent.objects.filter(published_at__isnull=True)
+        if ids is not None:
+            qs = qs.filter(pk__in=ids)
+        events = list(qs.select_for_update(skip_locked=True).order_by("pk")[:batch_size])
+        now = timezone.now()
+        for event in events:
+            try:
+                _send(event)
+            except Exception as exc:  # noqa: BLE001 - broker down: keep the row, the sweep retries
+                logger.warning("outbox: could not publish %s: %s", event, exc)
+                OutboxEvent.objects.filter(pk=event.pk).update(attempts=event.attempts + 1, last_error=str(exc)[:2000])
+                break
+            OutboxEvent.objects.filter(pk=event.pk).update(published_at=now, attempts=event.attempts + 1)
+            published += 1
+    return published
+
+
+def unpublished_count() -> int:
+    return OutboxEvent.objects.filter(published_at__isnull=True).count()

@@ -1,0 +1,114 @@
+"""Tenant-schema models of the platform: staff, their store assignments, API keys, audit, idempotency."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .roles import Role
+
+
+class User(AbstractUser):
+    """A merchant's staff member. Lives in the tenant schema: tenants never share logins."""
+
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, null=True, blank=True, unique=True)
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices, default=Role.CASHIER)
+    stores = models.ManyToManyField(
+        "members.Store", through="StoreAssignment", related_name="staff", blank=True
+    )
+    invited_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    invite_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    invite_expires_at = models.DateTimeField(null=True, blank=True)
+
+    objects = UserManager()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name or self.username
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.username
+
+
+class StoreAssignment(models.Model):
+    """Plain join used by every store-scoped list query (no per-row permission checks)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="store_assignments")
+    store = models.ForeignKey("members.Store", on_delete=models.CASCADE, related_name="staff_assignments")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "store"], name="uniq_store_assignment")]
+        indexes = [models.Index(fields=["user", "store"])]
+
+
+class ApiKey(models.Model):
+    """A key for POS / ERP. Only a SHA-256 digest of the secret is stored: the secret is 256 random
+    bits, so a slow password hash adds nothing but latency to every API call."""
+
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(max_length=12, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)
+    store = models.ForeignKey(
+        "members.Store", null=True, blank=True, on_delete=models.PROTECT, related_name="api_keys",
+        help_text=_("Restrict the key to one store; empty means all stores."),
+    )
+    created_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class AuditEntry(models.Model):
+    """Who did what to which object, from where. Append-only; the tenant is the schema it lives in."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_label = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=80, db_index=True)
+    object_type = models.CharField(max_length=80, blank=True, db_index=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=200, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+
+class IdempotencyRecord(models.Model):
+    """First response to a write request carrying an ``Idempotency-Key``; replays return it verbatim."""
+
+    key = models.CharField(max_length=200)
+    principal = models.CharField(max_length=64)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=300)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["principal", "key"], name="uniq_idempotency_key_per_principal")
+        ]

@@ -1,0 +1,54 @@
+"""Phone numbers normalised to E.164 (+86 by default), as every table and lookup stores them."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import phonenumbers
+
+_MAINLAND_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_SEPARATORS = re.compile(r"[\s\-()（）.·]")
+
+
+class InvalidPhone(ValueError):
+    pass
+
+
+def normalize_phone(raw: object, default_region: str = "CN") -> str:
+    """Return the E.164 form of ``raw`` or raise ``InvalidPhone``.
+
+    Accepts what merchants' spreadsheets hold: full-width digits, spaces and dashes, a ``+86`` or
+    ``0086`` prefix, and numbers Excel turned into floats (``13800138000.0`` or ``1.38001380E+10``).
+    """
+    text = unicodedata.normalize("NFKC", str(raw if raw is not None else "")).strip()
+    text = _SEPARATORS.sub("", text)
+    if not text:
+        raise InvalidPhone("empty")
+    if re.fullmatch(r"\d+(\.\d+)?[eE]\+?\d+|\d+\.0+", text):
+        try:
+            text = str(int(float(text)))
+        except (OverflowError, ValueError) as exc:
+            raise InvalidPhone(text) from exc
+    if text.startswith("0086"):
+        text = "+86" + text[4:]
+    # Fast path for the overwhelmingly common plain mainland mobile number.
+    if default_region == "CN" and _MAINLAND_MOBILE.match(text):
+        return "+86" + text
+    try:
+        parsed = phonenumbers.parse(text, default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhone(text) from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidPhone(text)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask_phone(e164: str | None) -> str:
+    """138****1234 style, for roles without the PII permission."""
+    if not e164:
+        return ""
+    national = e164[3:] if e164.startswith("+86") else e164
+    if len(national) < 7:
+        return "*" * len(national)
+    return f"{national[:3]}****{national[-4:]}"

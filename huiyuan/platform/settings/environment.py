@@ -1,0 +1,41 @@
+"""Every environment variable Huiyuan reads, in one place (documented in README.md).
+
+Defaults are safe for development on one machine; ``HUIYUAN_ENV=production`` turns on the checks in
+``security.py`` that refuse to start with an insecure secret or DEBUG on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parents[3]
+
+env = environ.Env()
+
+HUIYUAN_ENV: str = env.str("HUIYUAN_ENV", default="development")
+IS_PRODUCTION = HUIYUAN_ENV == "production"
+
+DEV_SECRET_KEY = "dev-insecure-huiyuan-secret-key-change-me"  # noqa: S105 - refused in production
+SECRET_KEY: str = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
+DEBUG: bool = env.bool("DEBUG", default=not IS_PRODUCTION)
+
+DATABASE_URL: str = env.str("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/huiyuan")
+REDIS_URL: str = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Celery broker defaults to the same Redis, another database number.
+CELERY_BROKER_URL: str = env.str("CELERY_BROKER_URL", default="")
+
+BASE_DOMAIN: str = env.str("HUIYUAN_BASE_DOMAIN", default="localhost")
+EXTRA_ALLOWED_HOSTS: list[str] = env.list("HUIYUAN_ALLOWED_HOSTS", default=[])
+PUBLIC_URL_SCHEME: str = env.str("HUIYUAN_URL_SCHEME", default="http")
+PUBLIC_PORT: str = env.str("HUIYUAN_PUBLIC_PORT", default="8000")
+
+TENANT_POOL_SIZE: int = env.int("HUIYUAN_TENANT_POOL_SIZE", default=3)
+TIME_ZONE_DEFAULT: str = env.str("HUIYUAN_TIME_ZONE", default="Asia/Shanghai")
+STATIC_ROOT: str = env.str("HUIYUAN_STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+LOG_LEVEL: str = env.str("HUIYUAN_LOG_LEVEL", default="INFO")
+CELERY_ALWAYS_EAGER: bool = env.bool("HUIYUAN_CELERY_EAGER", default=False)
+SECURE_COOKIES: bool = env.bool("HUIYUAN_SECURE_COOKIES", default=IS_PRODUCTION)
+THROTTLE_ANON: str = env.str("HUIYUAN_THROTTLE_ANON", default="30/minute")
+THROTTLE_ACTOR: str = env.str("HUIYUAN_THROTTLE_ACTOR", default="1200/minute")

@@ -1,0 +1,28 @@
+"""Celery configuration (read by ``huiyuan.platform.celery`` with the ``CELERY_`` namespace)."""
+
+from __future__ import annotations
+
+from . import environment as E
+
+CELERY_BROKER_URL = E.CELERY_BROKER_URL or E.REDIS_URL
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+# Reliability: a task is acknowledged only after it ran, and a worker killed mid-task hands it back.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis redelivers unacknowledged tasks after the visibility timeout; it must exceed the longest task
+# (imports and nightly jobs run up to an hour). Long delays live in the database, never in ETA.
+CELERY_TASK_TIME_LIMIT = 3600
+CELERY_TASK_SOFT_TIME_LIMIT = 3300
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 3600}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_TASK_ALWAYS_EAGER = E.CELERY_ALWAYS_EAGER
+CELERY_TASK_TENANT_CACHE_SECONDS = 30
+CELERY_BEAT_SCHEDULE = {
+    "outbox-sweep": {"task": "huiyuan.events.publish_pending", "schedule": 10.0},
+    "tenant-pool-refill": {"task": "huiyuan.tenants.refill_pool", "schedule": 60.0},
+}

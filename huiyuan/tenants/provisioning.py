@@ -1,0 +1,116 @@
+"""Fast tenant provisioning.
+
+Three layers, fastest first:
+1. **Pool**: a few pre-provisioned tenants (status ``pool``, no domain, so unroutable) wait for a
+   signup; claiming one is an UPDATE plus two INSERTs. Celery refills the pool after each claim.
+2. **Clone** (cold path, pool empty): django-tenants copies the structure of the migrated
+   ``tenant_template`` schema with its ``clone_schema`` SQL function and fake-applies migrations.
+3. **Migrations**: only the template itself is ever built by running migrations; ``migrate_schemas``
+   keeps it (an ordinary tenant row) migrated together with every tenant.
+
+Schema names are random (``m_<hex>``) and never renamed: the subdomain lives in ``Domain``, so a
+merchant can change its address without a schema rename.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django_tenants.utils import get_public_schema_name, schema_exists
+
+from .models import Domain, Plan, Tenant
+
+logger = logging.getLogger(__name__)
+
+POOL_LOCK_ID = 7_331_001  # pg advisory lock serialising pool refills
+
+
+def template_schema_name() -> str:
+    return str(settings.TENANT_BASE_SCHEMA)
+
+
+def ensure_public_tenant() -> Tenant:
+    tenant, _ = Tenant.objects.get_or_create(
+        schema_name=get_public_schema_name(), defaults={"name": "Huiyuan", "status": Tenant.Status.PLATFORM}
+    )
+    Domain.objects.get_or_create(domain=settings.HUIYUAN_BASE_DOMAIN, defaults={"tenant": tenant, "is_primary": True})
+    Plan.objects.get_or_create(code="standard", defaults={"name": "Standard", "is_default": True})
+    return tenant
+
+
+def ensure_template() -> Tenant:
+    """The template schema is built by running every migration (the only schema that is)."""
+    tenant = Tenant.objects.filter(schema_name=template_schema_name()).first()
+    if tenant is None:
+        tenant = Tenant(schema_name=template_schema_name(), name="template", status=Tenant.Status.TEMPLATE)
+        tenant.save(verbosity=0)
+    elif not schema_exists(tenant.schema_name):
+        tenant.save(verbosity=0)  # django-tenants re-creates a missing schema on save
+    return tenant
+
+
+def new_schema_name() -> str:
+    return f"m_{secrets.token_hex(6)}"
+
+
+def provision_by_clone(*, status: str = Tenant.Status.POOL) -> Tenant:
+    """Create a tenant whose schema is a structural clone of the template (cold path)."""
+    ensure_template()
+    tenant = Tenant(schema_name=new_schema_name(), status=status)
+    tenant.save(verbosity=0)
+    return tenant
+
+
+def provision_by_migrations(*, status: str = Tenant.Status.POOL) -> Tenant:
+    """The slow path, kept for the benchmark and for comparing schemas in tests."""
+    tenant = Tenant(schema_name=new_schema_name(), status=status)
+    tenant.get_base_schema = lambda: False  # type: ignore[method-assign]  # no template: run migrations
+    tenant.save(verbosity=0)
+    return tenant
+
+
+def claim_pool_tenant() -> Tenant | None:
+    """Lock one pool tenant for the caller's transaction (``SKIP LOCKED``: concurrent signups never
+    wait for each other or take the same one)."""
+    return (
+        Tenant.objects.select_for_update(skip_locked=True)
+        .filter(status=Tenant.Status.POOL)
+        .order_by("pk")
+        .first()
+    )
+
+
+def refill_pool(size: int | None = None) -> int:
+    """Top the pool up to ``size`` tenants; returns how many were created."""
+    target = settings.HUIYUAN_TENANT_POOL_SIZE if size is None else size
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [POOL_LOCK_ID])
+        (locked,) = cursor.fetchone()  # type: ignore[misc]
+    if not locked:
+        return 0  # another process is refilling
+    created = 0
+    try:
+        while Tenant.objects.filter(status=Tenant.Status.POOL).count() < target:
+            provision_by_clone()
+            created += 1
+        if created:
+            # Many new schemas leave the catalog statistics stale and make later clones slow.
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [POOL_LOCK_ID])
+    return created
+
+
+def routable_tenants() -> list[Tenant]:
+    return list(Tenant.objects.filter(Q(status=Tenant.Status.ACTIVE)).order_by("pk"))
+
+
+@transaction.atomic
+def drop_tenant(tenant: Tenant) -> None:
+    tenant.delete(force_drop=True)

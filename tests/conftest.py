@@ -1,0 +1,131 @@
+"""Two merchants, alpha and beta, built once per session with identical primary keys, so a leak
+between tenants shows up as wrong data. Each test runs in a transaction that rolls back; tests
+that need commits (concurrency, Celery worker) use ``committed`` and clean up after themselves."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.db import connection
+from django_tenants.utils import schema_context, tenant_context
+from rest_framework.test import APIClient
+
+from huiyuan.members.models import Member, Store
+from huiyuan.platform.models import StoreAssignment, User
+from huiyuan.platform.roles import Role
+from huiyuan.tenants import provisioning
+from huiyuan.tenants.models import Tenant
+from huiyuan.tenants.services import tenant_signup
+
+PASSWORD = "Test-pass-2026"
+
+
+@dataclass
+class World:
+    tenant: Tenant
+    host: str
+    store_a: Store
+    store_b: Store
+    owner: User
+    hq: User
+    manager_a: User
+    cashier_b: User
+    marketing: User
+    service: User
+    member_a: Member  # home store A
+    member_b: Member  # home store B
+
+    def persona(self, name: str) -> User:
+        return getattr(self, name)  # type: ignore[no-any-return]
+
+
+def _build_world(subdomain: str, label: str) -> World:
+    result = tenant_signup(
+        name=f"{label} 商户", subdomain=subdomain, owner_phone="", owner_email=f"owner@{subdomain}.cn",
+        password=PASSWORD,
+    )
+    tenant = result.tenant
+    with tenant_context(tenant):
+        store_a = Store.objects.create(code="A001", name=f"{label} 徐汇店", region="上海")
+        store_b = Store.objects.create(code="B001", name=f"{label} 天河店", region="广州")
+
+        def staff(username: str, role: str, stores: list[Store]) -> User:
+            user = User(username=username, name=f"{label}-{username}", role=role)
+            user.set_password(PASSWORD)
+            user.save()
+            StoreAssignment.objects.bulk_create([StoreAssignment(user=user, store=s) for s in stores])
+            return user
+
+        world = World(
+            tenant=tenant, host=result.domain, store_a=store_a, store_b=store_b,
+            owner=User.objects.get(role=Role.OWNER),
+            hq=staff("hq", Role.HQ_ADMIN, []),
+            manager_a=staff("manager_a", Role.STORE_MANAGER, [store_a]),
+            cashier_b=staff("cashier_b", Role.CASHIER, [store_b]),
+            marketing=staff("marketing", Role.MARKETING, []),
+            service=staff("service", Role.CUSTOMER_SERVICE, []),
+            member_a=Member.objects.create(
+                name=f"{label}-张三", phone="+8613800000001", card_no=f"{label}-0001", home_store=store_a
+            ),
+            member_b=Member.objects.create(
+                name=f"{label}-李四", phone="+8613800000002", card_no=f"{label}-0002", home_store=store_b
+            ),
+        )
+    return world
+
+
+@pytest.fixture(scope="session")
+def worlds(django_db_setup: Any, django_db_blocker: Any) -> Iterator[dict[str, World]]:
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        provisioning.ensure_public_tenant()
+        provisioning.ensure_template()
+        built = {"alpha": _build_world("alpha", "Alpha"), "beta": _build_world("beta", "Beta")}
+        connection.set_schema_to_public()
+    yield built
+
+
+@pytest.fixture
+def alpha(worlds: dict[str, World], db: Any) -> Iterator[World]:
+    connection.set_schema_to_public()
+    yield worlds["alpha"]
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def beta(worlds: dict[str, World], db: Any) -> World:
+    return worlds["beta"]
+
+
+@pytest.fixture
+def in_alpha(alpha: World) -> Iterator[World]:
+    """Run the test body inside alpha's schema (ORM-level tests)."""
+    with tenant_context(alpha.tenant):
+        yield alpha
+
+
+@pytest.fixture
+def committed(worlds: dict[str, World], django_db_blocker: Any) -> Iterator[dict[str, World]]:
+    """Real commits, for tests that need other connections (threads, Celery workers) to see data."""
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        yield worlds
+        connection.set_schema_to_public()
+
+
+def api(world: World, persona: str | None = None) -> APIClient:
+    """An API client on the world's host, logged in as ``persona`` (session auth) if given."""
+    client = APIClient(HTTP_HOST=world.host)
+    if persona:
+        with tenant_context(world.tenant):
+            client.force_login(world.persona(persona), backend="huiyuan.platform.auth.StaffLoginBackend")
+        connection.set_schema_to_public()
+    return client
+
+
+def public_api() -> APIClient:
+    with schema_context("public"):
+        return APIClient(HTTP_HOST="localhost")
