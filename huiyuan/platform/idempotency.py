@@ -16,6 +16,9 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.utils.translation import gettext_lazy as _
+from django.http import HttpResponse
+from django.http.response import HttpResponseBase
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -44,7 +47,9 @@ def _claim(*, principal: str, key: str, request: Request, request_hash: str) -> 
         return cursor.fetchone() is not None
 
 
-def run_idempotently(request: Request, handler: Callable[[], Response], *, required: bool = False) -> Response:
+def run_idempotently(
+    request: Request, handler: Callable[[], Response], *, required: bool = False
+) -> HttpResponseBase:
     key = request.headers.get(HEADER, "").strip()
     if not key:
         if required:
@@ -62,11 +67,14 @@ def run_idempotently(request: Request, handler: Callable[[], Response], *, requi
                     _("This Idempotency-Key was already used for a different request."),
                     code="IDEMPOTENCY_KEY_REUSED",
                 )
-            return Response(record.response_body, status=record.status_code, headers={"Idempotent-Replayed": "true"})
+            return HttpResponse(
+                record.response_body, status=record.status_code, content_type="application/json",
+                headers={"Idempotent-Replayed": "true"},
+            )
         response = handler()
         if 200 <= response.status_code < 300:
             IdempotencyRecord.objects.filter(principal=principal, key=key).update(
-                status_code=response.status_code, response_body=response.data
+                status_code=response.status_code, response_body=JSONRenderer().render(response.data).decode()
             )
         else:
             # Failed requests are not remembered: the client may fix the problem and retry the key.
@@ -74,10 +82,10 @@ def run_idempotently(request: Request, handler: Callable[[], Response], *, requi
         return response
 
 
-def idempotent(*, required: bool = False) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
-    def decorator(method: Callable[..., Response]) -> Callable[..., Response]:
+def idempotent(*, required: bool = False) -> Callable[[Callable[..., Response]], Callable[..., HttpResponseBase]]:
+    def decorator(method: Callable[..., Response]) -> Callable[..., HttpResponseBase]:
         @wraps(method)
-        def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+        def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
             return run_idempotently(request, lambda: method(self, request, *args, **kwargs), required=required)
 
         return wrapper

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -59,10 +60,60 @@ def new_schema_name() -> str:
 
 def provision_by_clone(*, status: str = Tenant.Status.POOL) -> Tenant:
     """Create a tenant whose schema is a structural clone of the template (cold path)."""
-    ensure_template()
+    template = ensure_template()
     tenant = Tenant(schema_name=new_schema_name(), status=status)
     tenant.save(verbosity=0)
+    align_object_names(source=template.schema_name, target=tenant.schema_name)
     return tenant
+
+
+_CONSTRAINTS_SQL = """
+    SELECT t.relname, c.conname, pg_get_constraintdef(c.oid)
+    FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+    WHERE n.nspname = %s ORDER BY 1, 2"""
+_INDEXES_SQL = """
+    SELECT i.tablename, i.indexname, i.indexdef FROM pg_indexes i
+    WHERE i.schemaname = %s AND NOT EXISTS (
+        SELECT 1 FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+        WHERE n.nspname = i.schemaname AND c.conname = i.indexname)
+    ORDER BY 1, 2"""
+
+
+def _named_objects(cursor: Any, sql: str, schema: str) -> dict[tuple[str, str], list[str]]:
+    """(table, definition with the schema and own name blanked) -> names, to pair objects across schemas."""
+    cursor.execute(sql, [schema])
+    found: dict[tuple[str, str], list[str]] = {}
+    for table, name, definition in cursor.fetchall():
+        key = definition.replace(f"{schema}.", "S.").replace(f'"{schema}".', "S.").replace(f" {name} ", " N ")
+        found.setdefault((table, key), []).append(name)
+    return found
+
+
+def align_object_names(*, source: str, target: str) -> int:
+    """Give the clone's constraints and indexes the template's names.
+
+    ``clone_schema`` re-creates unique constraints under PostgreSQL's default names
+    (``..._key``) instead of Django's (``..._uniq``); a later migration that drops or alters one by
+    name would then fail on cloned tenants only. Returns how many objects were renamed."""
+    quote = connection.ops.quote_name
+    renamed = 0
+    with connection.cursor() as cursor:
+        for sql, statement in (
+            (_CONSTRAINTS_SQL, "ALTER TABLE {schema}.{table} RENAME CONSTRAINT {old} TO {new}"),
+            (_INDEXES_SQL, "ALTER INDEX {schema}.{old} RENAME TO {new}"),
+        ):
+            wanted = _named_objects(cursor, sql, source)
+            actual = _named_objects(cursor, sql, target)
+            for key, names in actual.items():
+                for old, new in zip(sorted(names), sorted(wanted.get(key, [])), strict=False):
+                    if old != new:
+                        cursor.execute(
+                            statement.format(
+                                schema=quote(target), table=quote(key[0]), old=quote(old), new=quote(new)
+                            )
+                        )
+                        renamed += 1
+    return renamed
 
 
 def provision_by_migrations(*, status: str = Tenant.Status.POOL) -> Tenant:

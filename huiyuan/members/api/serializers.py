@@ -16,11 +16,13 @@ class StoreSerializer(serializers.ModelSerializer):
 
 
 class StoreWriteSerializer(serializers.Serializer):
-    code = serializers.CharField(max_length=32)
-    name = serializers.CharField(max_length=100)
-    region = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    address = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    status = serializers.ChoiceField(choices=Store.Status.choices, required=False)
+    """Types only: the service validates content, so every bad field is reported at once."""
+
+    code = serializers.CharField(required=False, allow_blank=True)
+    name = serializers.CharField(required=False, allow_blank=True)
+    region = serializers.CharField(required=False, allow_blank=True)
+    address = serializers.CharField(required=False, allow_blank=True)
+    status = serializers.CharField(required=False)
 
 
 class MemberSerializer(serializers.ModelSerializer):
