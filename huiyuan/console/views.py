@@ -57,7 +57,7 @@ def _guarded(op: str):  # type: ignore[no-untyped-def]
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user: Any = request.user
     context: dict[str, Any] = {}
     if can(user, "platform.store.view"):
         context["store_count"] = store_services.store_list(actor=user).count()

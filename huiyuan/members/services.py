@@ -61,7 +61,8 @@ def member_enroll(
                 return member
         except IntegrityError as exc:
             if "phone" in str(exc):
-                raise ValidationFailed(fields={"phone": [_("A member with this phone number already exists.")]}) from exc
+                taken = _("A member with this phone number already exists.")
+                raise ValidationFailed(fields={"phone": [taken]}) from exc
             if "card_no" not in str(exc):
                 raise
     raise RuntimeError("could not allocate a unique card number")

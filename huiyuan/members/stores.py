@@ -42,7 +42,7 @@ def _validate(data: dict[str, Any], *, instance: Store | None = None) -> dict[st
         code = cleaned.get("code", "")
         if not code or not STORE_CODE_RE.match(code):
             errors["code"] = [_("Use 1–32 letters, digits, hyphens or underscores.")]
-        elif Store.objects.filter(code__iexact=code).exclude(pk=getattr(instance, "pk", None)).exists():
+        elif Store.objects.filter(code__iexact=code).exclude(pk=instance.pk if instance else 0).exists():
             errors["code"] = [_("Another store already uses this code.")]
     if ("name" in cleaned or instance is None) and not cleaned.get("name"):
         errors["name"] = [_("Enter the store's name.")]

@@ -93,8 +93,16 @@ def store_ids_subquery(actor: Actor) -> QuerySet[Any]:
     if isinstance(actor, ApiKeyPrincipal):
         from huiyuan.members.models import Store
 
-        return Store.objects.filter(pk=actor.api_key.store_id).values("pk")
+        return Store.objects.filter(pk__in=[actor.api_key.store_id]).values("pk")
     return StoreAssignment.objects.filter(user_id=actor.pk).values("store_id")
+
+
+def actor_store_ids(actor: Actor) -> set[int]:
+    if isinstance(actor, ApiKeyPrincipal):
+        return {actor.api_key.store_id} if actor.api_key.store_id else set()
+    from .models import StoreAssignment
+
+    return set(StoreAssignment.objects.filter(user_id=actor.pk).values_list("store_id", flat=True))
 
 
 def filter_queryset(actor: Actor, op: str, qs: QuerySet[M], *, store_field: str | None = None) -> QuerySet[M]:
@@ -128,7 +136,7 @@ def in_scope(actor: Actor, obj: models.Model) -> bool:
     if store_id is None:
         # Objects that belong to no store (e.g. a member with no home store) are HQ's.
         return not hasattr(obj, "scope_store_field")
-    return store_ids_subquery(actor).filter(**{"pk" if isinstance(actor, ApiKeyPrincipal) else "store_id": store_id}).exists()
+    return store_id in actor_store_ids(actor)
 
 
 def _guardian_store_grant(actor: Actor, op: str, obj: models.Model) -> bool:

@@ -12,10 +12,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .access import ApiKeyPrincipal, check_permission
+from .access import Actor, ApiKeyPrincipal, check_permission
 from .audit import audit_record
 from .errors import NotFound, ValidationFailed
-from .models import ApiKey, User
+from .models import ApiKey
 from .roles import OPERATIONS
 
 KEY_PREFIX = "hy"
@@ -31,7 +31,7 @@ class IssuedKey:
     token: str  # shown once; only its digest is stored
 
 
-def api_key_create(*, actor: User, name: str, scopes: list[str], store_id: int | None = None) -> IssuedKey:
+def api_key_create(*, actor: Actor, name: str, scopes: list[str], store_id: int | None = None) -> IssuedKey:
     from huiyuan.members.models import Store
 
     check_permission(actor, "platform.apikey.manage")
@@ -59,7 +59,7 @@ def api_key_create(*, actor: User, name: str, scopes: list[str], store_id: int |
     return IssuedKey(api_key=key, token=f"{KEY_PREFIX}_{prefix}_{secret}")
 
 
-def api_key_revoke(*, actor: User, key_id: int) -> ApiKey:
+def api_key_revoke(*, actor: Actor, key_id: int) -> ApiKey:
     check_permission(actor, "platform.apikey.manage")
     with transaction.atomic():
         key = ApiKey.objects.select_for_update().filter(pk=key_id).first()
@@ -72,7 +72,7 @@ def api_key_revoke(*, actor: User, key_id: int) -> ApiKey:
     return key
 
 
-def api_key_list(*, actor: User) -> QuerySet[ApiKey]:
+def api_key_list(*, actor: Actor) -> QuerySet[ApiKey]:
     check_permission(actor, "platform.apikey.manage")
     return ApiKey.objects.select_related("store", "created_by")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
@@ -25,10 +26,8 @@ class StaffLoginBackend(ModelBackend):
             return None
         login = username.strip()
         match = Q(username__iexact=login) | Q(email__iexact=login)
-        try:
+        with contextlib.suppress(InvalidPhone):
             match |= Q(phone=normalize_phone(login))
-        except InvalidPhone:
-            pass
         users = list(User.objects.filter(match)[:2])
         if len(users) != 1:
             User().set_password(password)  # same work as a real check, so timing reveals nothing

@@ -6,13 +6,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from django.db import connection
 from tenant_schemas_celery.app import CeleryApp
 from tenant_schemas_celery.task import TenantTask
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "huiyuan.platform.settings")
 
-PUBLIC_SCHEMA = "public"
+from .tenancy import PUBLIC_SCHEMA, current_schema  # noqa: E402
 
 
 class TenantContextMissing(RuntimeError):
@@ -26,13 +25,13 @@ class TenantOnlyTask(TenantTask):
 
     def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
         headers = options.get("headers") or {}
-        schema = headers.get("_schema_name") or connection.schema_name
+        schema = headers.get("_schema_name") or current_schema()
         if schema == PUBLIC_SCHEMA and not self.app.conf.task_always_eager:
             raise TenantContextMissing(f"{self.name} sent from the public schema; send it inside a tenant")
         return super().apply_async(args, kwargs, **options)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if connection.schema_name == PUBLIC_SCHEMA:
+        if current_schema() == PUBLIC_SCHEMA:
             raise TenantContextMissing(f"{self.name} ran in the public schema")
         return super().__call__(*args, **kwargs)
 

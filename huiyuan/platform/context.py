@@ -16,7 +16,8 @@ class RequestMeta:
     user_agent: str = ""
 
 
-_current: ContextVar[RequestMeta] = ContextVar("huiyuan_request_meta", default=RequestMeta())
+_NO_REQUEST = RequestMeta()
+_current: ContextVar[RequestMeta] = ContextVar("huiyuan_request_meta", default=_NO_REQUEST)  # noqa: B039 - frozen
 
 
 def current_request_meta() -> RequestMeta:

@@ -15,9 +15,9 @@ from functools import wraps
 from typing import Any
 
 from django.db import connection, transaction
-from django.utils.translation import gettext_lazy as _
 from django.http import HttpResponse
 from django.http.response import HttpResponseBase
+from django.utils.translation import gettext_lazy as _
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response

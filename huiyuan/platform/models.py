@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -22,7 +24,7 @@ class User(AbstractUser):
     invite_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
     invite_expires_at = models.DateTimeField(null=True, blank=True)
 
-    objects = UserManager()
+    objects: ClassVar[UserManager[User]] = UserManager()  # type: ignore[assignment]
 
     class Meta:
         ordering = ["id"]
@@ -45,6 +47,9 @@ class StoreAssignment(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "store"], name="uniq_store_assignment")]
         indexes = [models.Index(fields=["user", "store"])]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.store_id}"
 
 
 class ApiKey(models.Model):
@@ -94,6 +99,9 @@ class AuditEntry(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["object_type", "object_id"])]
 
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_type}:{self.object_id}"
+
 
 class IdempotencyRecord(models.Model):
     """First response to a write request carrying an ``Idempotency-Key``; replays return it verbatim."""
@@ -112,3 +120,6 @@ class IdempotencyRecord(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["principal", "key"], name="uniq_idempotency_key_per_principal")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.principal}:{self.key}"

@@ -16,7 +16,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .access import check_permission, sees_all_stores, store_ids_subquery
+from .access import Actor, check_permission, sees_all_stores, store_ids_subquery
 from .audit import audit_record
 from .errors import NotFound, PermissionDenied, ValidationFailed
 from .models import StoreAssignment, User
@@ -45,7 +45,7 @@ class Invitation:
     token: str  # shown once to the inviter; the accept link is /invite/<token>
 
 
-def _validated_contact(phone: str, email: str, *, exclude_pk: int | None = None) -> tuple[str | None, str]:
+def _validated_contact(phone: str, email: str, *, exclude_pk: int = 0) -> tuple[str | None, str]:
     errors: dict[str, list[str]] = {}
     normalized_phone: str | None = None
     if phone.strip():
@@ -72,7 +72,7 @@ def _validated_contact(phone: str, email: str, *, exclude_pk: int | None = None)
     return normalized_phone, email
 
 
-def _check_role_assignable(actor: User, role: str) -> None:
+def _check_role_assignable(actor: Actor, role: str) -> None:
     if role not in Role.values:
         raise ValidationFailed(fields={"role": [_("Unknown role.")]})
     if role not in ASSIGNABLE_ROLES.get(actor.role, frozenset()):
@@ -92,7 +92,7 @@ def _validated_store_ids(role: str, store_ids: list[int]) -> list[int]:
 
 
 def staff_invite(
-    *, actor: User, name: str, role: str, phone: str = "", email: str = "", store_ids: list[int] | None = None
+    *, actor: Actor, name: str, role: str, phone: str = "", email: str = "", store_ids: list[int] | None = None
 ) -> Invitation:
     check_permission(actor, "platform.staff.manage")
     _check_role_assignable(actor, role)
@@ -141,7 +141,7 @@ def staff_accept_invite(*, token: str, password: str) -> User:
     return staff
 
 
-def staff_get(*, actor: User, staff_id: int) -> User:
+def staff_get(*, actor: Actor, staff_id: int) -> User:
     staff = staff_list(actor=actor).filter(pk=staff_id).first()
     if staff is None:
         raise NotFound()
@@ -160,7 +160,7 @@ def staff_list(*, actor: Any, search: str = "") -> QuerySet[User]:
 
 
 def staff_update(
-    *, actor: User, staff_id: int, role: str | None = None, store_ids: list[int] | None = None,
+    *, actor: Actor, staff_id: int, role: str | None = None, store_ids: list[int] | None = None,
     is_active: bool | None = None, name: str | None = None,
 ) -> User:
     check_permission(actor, "platform.staff.manage")

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
 
 
-class Plan(models.Model):
+class Plan(models.Model):  # type: ignore[django-manager-missing]  # reverse FK from a TenantMixin subclass
     code = models.SlugField(unique=True)
     name = models.CharField(max_length=100)
     max_stores = models.PositiveIntegerField(default=5)
@@ -29,7 +29,7 @@ class Tenant(TenantMixin):
 
     name = models.CharField(max_length=100, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True)
-    plan = models.ForeignKey(Plan, null=True, blank=True, on_delete=models.PROTECT)
+    plan = models.ForeignKey(Plan, null=True, blank=True, on_delete=models.PROTECT, related_name="tenants")
     time_zone = models.CharField(max_length=64, default="Asia/Shanghai")
     owner_email = models.EmailField(blank=True)
     owner_phone = models.CharField(max_length=20, blank=True)

@@ -27,7 +27,7 @@ class StoreWriteSerializer(serializers.Serializer):
 
 class MemberSerializer(serializers.ModelSerializer):
     phone = serializers.SerializerMethodField()
-    home_store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    home_store: serializers.SlugRelatedField[Store] = serializers.SlugRelatedField(slug_field="code", read_only=True)
 
     class Meta:
         model = Member

@@ -56,7 +56,7 @@ class InvitationSerializer(serializers.Serializer):
 
 class RoleSerializer(serializers.Serializer):
     code = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field named like Field.label
     operations = serializers.ListField(child=serializers.CharField())
 
     @staticmethod
@@ -69,12 +69,14 @@ class RoleSerializer(serializers.Serializer):
 
 class OperationSerializer(serializers.Serializer):
     code = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field named like Field.label
     api_key_allowed = serializers.BooleanField()
 
     @staticmethod
     def all_operations() -> list[dict[str, Any]]:
-        return [{"code": o.code, "label": str(o.label), "api_key_allowed": o.api_key_allowed} for o in OPERATIONS.values()]
+        return [
+            {"code": o.code, "label": str(o.label), "api_key_allowed": o.api_key_allowed} for o in OPERATIONS.values()
+        ]
 
 
 class ApiKeySerializer(serializers.ModelSerializer):

@@ -32,8 +32,8 @@ from .serializers import (
 
 
 def paginate(view: TenantAPIView, request: Request, qs: Any, serializer_class: Any) -> Response:
-    paginator = StandardPagination()
-    page = paginator.paginate_queryset(qs, request, view=view)
+    paginator: StandardPagination = StandardPagination()
+    page: Any = paginator.paginate_queryset(qs, request, view=view)
     data = serializer_class(page, many=True, context={"request": request}).data
     return paginator.get_paginated_response(data)
 
@@ -43,7 +43,7 @@ class MeView(TenantAPIView):
 
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
-        actor = request.user
+        actor: Any = request.user
         store_ids = None if sees_all_stores(actor) else sorted(store_ids_subquery(actor).values_list(flat=True))
         return Response(
             MeSerializer(

@@ -10,23 +10,22 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from huiyuan.platform.celery import TenantContextMissing
+from huiyuan.platform.tenancy import PUBLIC_SCHEMA, current_schema
 
 from .models import OutboxEvent
 from .registry import subscribers_for
 
 logger = logging.getLogger(__name__)
 
-PUBLIC_SCHEMA = "public"
-
 
 def event_record(
     event_type: str, payload: dict[str, Any], *, aggregate_type: str = "", aggregate_id: Any = ""
 ) -> OutboxEvent:
-    schema = connection.schema_name
+    schema = current_schema()
     if schema == PUBLIC_SCHEMA:
         raise TenantContextMissing(f"event {event_type} recorded outside a tenant")
     event = OutboxEvent.objects.create(

@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from django.db import connection
-
 from huiyuan.platform.celery import app, tenant_task
+from huiyuan.platform.tenancy import current_schema
 
 from .models import OutboxEvent
 from .registry import Event, subscribers_for
@@ -16,7 +15,7 @@ def publish_pending() -> int:
 
 @tenant_task(name="huiyuan.events.deliver", autoretry_for=(Exception,), retry_backoff=True, max_retries=8)
 def deliver_event(event_id: int, subscriber: str) -> None:
-    row = OutboxEvent.objects.get(pk=event_id, tenant_schema=connection.schema_name)
+    row = OutboxEvent.objects.get(pk=event_id, tenant_schema=current_schema())
     handler = subscribers_for(row.event_type).get(subscriber)
     if handler is None:
         return  # subscriber removed since publishing

@@ -22,12 +22,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         verbosity = options["verbosity"]
         call_command("migrate_schemas", shared=True, interactive=False, verbosity=verbosity)
-        connection.set_schema_to_public()
+        connection.set_schema_to_public()  # type: ignore[attr-defined]
         provisioning.ensure_public_tenant()
         provisioning.ensure_template()
         call_command(
             "migrate_schemas", tenant=True, interactive=False, verbosity=verbosity, executor=options["executor"]
         )
-        connection.set_schema_to_public()
+        connection.set_schema_to_public()  # type: ignore[attr-defined]
         created = provisioning.refill_pool(options["pool_size"])
         self.stdout.write(self.style.SUCCESS(f"platform ready ({created} pooled tenants provisioned)"))

