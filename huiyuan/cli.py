@@ -101,13 +101,13 @@ def _print_banner(port: str) -> None:
 DEMO_PASSWORD_HINT = "Demo-2026"
 
 
-def cmd_test(options: argparse.Namespace) -> int:
+def cmd_test(pytest_args: list[str]) -> int:
     services = EmbeddedServices()
     try:
         if not os.environ.get("REDIS_URL"):
             os.environ["REDIS_URL"] = services.start_redis().rsplit("/", 1)[0] + "/15"
         services.configure_environment()
-        result = subprocess.run([sys.executable, "-m", "pytest", *options.pytest_args], cwd=ROOT)  # noqa: S603
+        result = subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT)  # noqa: S603
         return result.returncode
     finally:
         services.stop()
@@ -137,13 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--no-demo", action="store_true", help="do not create the demo merchant")
     up.add_argument("--web-workers", type=int, default=2)
     up.set_defaults(func=cmd_up)
-    test = sub.add_parser("test", help="run the test suite (extra arguments go to pytest)")
-    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
-    test.set_defaults(func=cmd_test)
+    sub.add_parser("test", help="run the test suite (every further argument goes to pytest)")
     services = sub.add_parser("services", help="start embedded PostgreSQL and Redis and wait")
     services.set_defaults(func=cmd_services)
-    options = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
     os.chdir(Path(ROOT))
+    if argv[:1] == ["test"]:
+        return cmd_test(argv[1:])  # pytest's own options pass through untouched
+    options = parser.parse_args(argv)
     return int(options.func(options))
 
 
