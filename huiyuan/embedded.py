@@ -121,14 +121,14 @@ class EmbeddedServices:
             subprocess.run(  # noqa: S603
                 [str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                  "--locale=C.UTF-8"],
-                check=True, stdout=subprocess.DEVNULL, **run_as,
+                check=True, stdout=subprocess.DEVNULL, cwd="/", **run_as,
             )
         log(f"starting PostgreSQL ({bindir}) on 127.0.0.1:{PG_PORT}")
         subprocess.run(  # noqa: S603
             [str(bindir / "pg_ctl"), "-D", str(datadir), "-l", str(datadir / "server.log"), "-w", "-t", "60", "-o",
              f"-p {PG_PORT} -k {datadir} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on",
              "start"],
-            check=True, stdout=subprocess.DEVNULL, **run_as,
+            check=True, stdout=subprocess.DEVNULL, cwd="/", **run_as,
         )
         self.started.append("postgres")
         self._pg_stop = [str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "fast", "-w", "stop"]
@@ -202,7 +202,7 @@ class EmbeddedServices:
             self._redis_proc.terminate()
             self._redis_proc.wait(timeout=10)
         if "postgres" in self.started:
-            subprocess.run(self._pg_stop, check=False, stdout=subprocess.DEVNULL, **self._pg_run_as)  # noqa: S603
+            subprocess.run(self._pg_stop, check=False, stdout=subprocess.DEVNULL, cwd="/", **self._pg_run_as)  # noqa: S603
         if self._pgserver is not None:
             self._pgserver.cleanup()
         if self.started:

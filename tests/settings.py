@@ -11,5 +11,3 @@ from huiyuan.platform.settings import *  # noqa: E402,F403
 # Throttling is exercised by its own test with a tight rate; the rest should never hit it.
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "1000/minute", "actor": "10000/minute"}}  # noqa: F405
 CELERY_BROKER_URL = os.environ["REDIS_URL"]
-
-os.makedirs(STATIC_ROOT, exist_ok=True)  # noqa: F405 - whitenoise warns about a missing folder
