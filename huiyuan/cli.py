@@ -35,6 +35,7 @@ def cmd_up(options: argparse.Namespace) -> int:
     children: list[subprocess.Popen[bytes]] = []
 
     def shutdown(*_: object) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
@@ -45,6 +46,9 @@ def cmd_up(options: argparse.Namespace) -> int:
                 child.kill()
         services.stop()
 
+    # Explicit handlers: a shell that starts us in the background ignores SIGINT otherwise.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         services.configure_environment()
         log("migrating (public schema, template, tenants) and filling the signup pool")
@@ -67,7 +71,6 @@ def cmd_up(options: argparse.Namespace) -> int:
         children.append(subprocess.Popen(  # noqa: S603
             [python, "-m", "celery", "-A", "huiyuan", "beat", "--loglevel", "warning", "--schedule", str(beat_schedule)]
         ))
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         _print_banner(port)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
@@ -79,6 +82,10 @@ def cmd_up(options: argparse.Namespace) -> int:
         return 0
     finally:
         shutdown()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _print_banner(port: str) -> None:

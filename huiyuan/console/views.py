@@ -20,7 +20,6 @@ from huiyuan.members.models import Store
 from huiyuan.platform import apikeys, audit, staff
 from huiyuan.platform.access import can, check_permission, sees_all_stores
 from huiyuan.platform.errors import DomainError, ValidationFailed
-from huiyuan.platform.phones import mask_phone
 from huiyuan.platform.roles import ASSIGNABLE_ROLES, OPERATIONS, ROLE_OPERATIONS, Role
 
 from .forms import error_context, form_values, int_list
@@ -74,10 +73,7 @@ def home(request: HttpRequest) -> HttpResponse:
 def members(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "")
     page = _page(request, member_selectors.member_list(actor=request.user, search=search))
-    rows = [
-        {"member": m, "phone": m.phone if can(request.user, "members.pii.view", m) else mask_phone(m.phone)}
-        for m in page
-    ]
+    rows = [{"member": m, "phone": member_selectors.visible_phone(request.user, m, for_display=True)} for m in page]
     return render(request, "console/members.html", {"page": page, "rows": rows, "q": search})
 
 

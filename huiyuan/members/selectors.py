@@ -6,9 +6,9 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from huiyuan.platform.access import filter_queryset
+from huiyuan.platform.access import can, filter_queryset
 from huiyuan.platform.errors import NotFound
-from huiyuan.platform.phones import InvalidPhone, normalize_phone
+from huiyuan.platform.phones import InvalidPhone, display_phone, mask_phone, normalize_phone
 
 from .models import Member
 
@@ -27,6 +27,14 @@ def member_list(*, actor: Any, search: str = "", store_id: int | None = None) ->
                 match |= Q(phone__endswith=search)
         qs = qs.filter(match)
     return qs.order_by("-id")
+
+
+def visible_phone(actor: Any, member: Member, *, for_display: bool = False) -> str:
+    """The member's phone as this actor may see it: whole (E.164 for the API, national for
+    screens) with the PII permission or a per-store grant, else masked (138****1234)."""
+    if can(actor, "members.pii.view", member):
+        return display_phone(member.phone) if for_display else member.phone
+    return mask_phone(member.phone)
 
 
 def member_access_by_id(*, actor: Any, member_id: int) -> Member:

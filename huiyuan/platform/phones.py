@@ -44,6 +44,13 @@ def normalize_phone(raw: object, default_region: str = "CN") -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def display_phone(e164: str | None) -> str:
+    """How staff read a number: mainland numbers without +86, others in E.164."""
+    if not e164:
+        return ""
+    return e164[3:] if e164.startswith("+86") else e164
+
+
 def mask_phone(e164: str | None) -> str:
     """138****1234 style, for roles without the PII permission."""
     if not e164:

@@ -2,10 +2,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from huiyuan.platform.access import can
-from huiyuan.platform.phones import mask_phone
-
 from ..models import Member, Store
+from ..selectors import visible_phone
 
 
 class StoreSerializer(serializers.ModelSerializer):
@@ -35,10 +33,7 @@ class MemberSerializer(serializers.ModelSerializer):
                   "home_store", "status", "consent_sms", "consent_wechat", "consent_email", "created_at"]
 
     def get_phone(self, obj: Member) -> str:
-        # Masked unless the caller may see this member's PII (role, or a per-store grant).
-        if can(self.context["request"].user, "members.pii.view", obj):
-            return obj.phone
-        return mask_phone(obj.phone)
+        return visible_phone(self.context["request"].user, obj)
 
 
 class MemberEnrollSerializer(serializers.Serializer):
