@@ -50,13 +50,26 @@ def peak_rss_mb() -> float:
 
 
 def report(
-    *, bench: str, value: float, unit: str, baseline: float, baseline_label: str, ratio: float,
-    scale: dict[str, Any], **extra: Any,
+    *,
+    bench: str,
+    value: float,
+    unit: str,
+    baseline: float,
+    baseline_label: str,
+    ratio: float,
+    scale: dict[str, Any],
+    **extra: Any,
 ) -> None:
     result = {
-        "bench": bench, "value": round(value, 4), "unit": unit, "baseline": round(baseline, 4),
-        "baseline_label": baseline_label, "ratio": round(ratio, 2), "peak_rss_mb": peak_rss_mb(),
-        "scale": scale, **extra,
+        "bench": bench,
+        "value": round(value, 4),
+        "unit": unit,
+        "baseline": round(baseline, 4),
+        "baseline_label": baseline_label,
+        "ratio": round(ratio, 2),
+        "peak_rss_mb": peak_rss_mb(),
+        "scale": scale,
+        **extra,
     }
     sys.stdout.flush()
     print(json.dumps(result, ensure_ascii=False), flush=True)

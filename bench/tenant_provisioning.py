@@ -37,8 +37,12 @@ def run(signups: int, cold: int, migrations: int) -> None:
         started = time.perf_counter()
         response = Client(HTTP_HOST="localhost").post(
             "/api/v1/signup",
-            {"name": f"商户{i}", "subdomain": f"{prefix}{i}", "owner_phone": f"139{i:08d}",
-             "password": "Bench-pass-2026"},
+            {
+                "name": f"商户{i}",
+                "subdomain": f"{prefix}{i}",
+                "owner_phone": f"139{i:08d}",
+                "password": "Bench-pass-2026",
+            },
             content_type="application/json",
         )
         assert response.status_code == 201, response.content
@@ -82,11 +86,15 @@ def run(signups: int, cold: int, migrations: int) -> None:
     print(f"cold signup (clone) p50 {median(cold_signup) * 1000:.0f} ms, max {max(cold_signup) * 1000:.0f} ms")
     print(f"clone alone p50 {median(clone_only) * 1000:.0f} ms; by migrations p50 {baseline * 1000:.0f} ms")
     report(
-        bench="tenant_provisioning", value=value, unit="s (p95 signup to answering tenant)",
-        baseline=baseline, baseline_label="provision one tenant by running all migrations (median)",
+        bench="tenant_provisioning",
+        value=value,
+        unit="s (p95 signup to answering tenant)",
+        baseline=baseline,
+        baseline_label="provision one tenant by running all migrations (median)",
         ratio=baseline / value,
         scale={"signups": signups, "cold_signups": cold, "migration_runs": migrations, "tenant_tables": tables},
-        cold_signup_p50_s=round(median(cold_signup), 4), cold_signup_max_s=round(max(cold_signup), 4),
+        cold_signup_p50_s=round(median(cold_signup), 4),
+        cold_signup_max_s=round(max(cold_signup), 4),
         clone_p50_s=round(median(clone_only), 4),
     )
 

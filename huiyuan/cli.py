@@ -61,16 +61,47 @@ def cmd_up(options: argparse.Namespace) -> int:
         beat_schedule = services.root / "celerybeat-schedule"
         services.root.mkdir(parents=True, exist_ok=True)
         python = sys.executable
-        children.append(subprocess.Popen(  # noqa: S603
-            [python, "-m", "gunicorn", "huiyuan.platform.wsgi:application", "--bind", bind, "--workers",
-             str(options.web_workers), "--threads", "4", "--access-logfile", "-", "--log-level", "warning"]
-        ))
-        children.append(subprocess.Popen(  # noqa: S603
-            [python, "-m", "celery", "-A", "huiyuan", "worker", "--loglevel", "warning", "--concurrency", "2"]
-        ))
-        children.append(subprocess.Popen(  # noqa: S603
-            [python, "-m", "celery", "-A", "huiyuan", "beat", "--loglevel", "warning", "--schedule", str(beat_schedule)]
-        ))
+        children.append(
+            subprocess.Popen(  # noqa: S603
+                [
+                    python,
+                    "-m",
+                    "gunicorn",
+                    "huiyuan.platform.wsgi:application",
+                    "--bind",
+                    bind,
+                    "--workers",
+                    str(options.web_workers),
+                    "--threads",
+                    "4",
+                    "--access-logfile",
+                    "-",
+                    "--log-level",
+                    "warning",
+                ]
+            )
+        )
+        children.append(
+            subprocess.Popen(  # noqa: S603
+                [python, "-m", "celery", "-A", "huiyuan", "worker", "--loglevel", "warning", "--concurrency", "2"]
+            )
+        )
+        children.append(
+            subprocess.Popen(  # noqa: S603
+                [
+                    python,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "huiyuan",
+                    "beat",
+                    "--loglevel",
+                    "warning",
+                    "--schedule",
+                    str(beat_schedule),
+                ]
+            )
+        )
         _print_banner(port)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)

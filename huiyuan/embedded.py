@@ -119,16 +119,41 @@ class EmbeddedServices:
                 os.chown(datadir, run_as["user"], run_as["group"])
             log(f"initialising PostgreSQL in {datadir}")
             subprocess.run(  # noqa: S603
-                [str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                 "--locale=C.UTF-8"],
-                check=True, stdout=subprocess.DEVNULL, cwd="/", **run_as,
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(datadir),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                cwd="/",
+                **run_as,
             )
         log(f"starting PostgreSQL ({bindir}) on 127.0.0.1:{PG_PORT}")
         subprocess.run(  # noqa: S603
-            [str(bindir / "pg_ctl"), "-D", str(datadir), "-l", str(datadir / "server.log"), "-w", "-t", "60", "-o",
-             f"-p {PG_PORT} -k {datadir} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on",
-             "start"],
-            check=True, stdout=subprocess.DEVNULL, cwd="/", **run_as,
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(datadir),
+                "-l",
+                str(datadir / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-p {PG_PORT} -k {datadir} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on",
+                "start",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            cwd="/",
+            **run_as,
         )
         self.started.append("postgres")
         self._pg_stop = [str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "fast", "-w", "stop"]
@@ -178,8 +203,21 @@ class EmbeddedServices:
         redis_dir.mkdir(parents=True, exist_ok=True)
         log(f"starting Redis ({binary}) on 127.0.0.1:{REDIS_PORT}")
         self._redis_proc = subprocess.Popen(  # noqa: S603
-            [binary, "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--dir", str(redis_dir),
-             "--save", "60 1", "--appendonly", "no", "--logfile", str(redis_dir / "redis.log")],
+            [
+                binary,
+                "--port",
+                str(REDIS_PORT),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(redis_dir),
+                "--save",
+                "60 1",
+                "--appendonly",
+                "no",
+                "--logfile",
+                str(redis_dir / "redis.log"),
+            ],
         )
         deadline = time.monotonic() + 10
         while not port_open(REDIS_PORT):

@@ -44,7 +44,10 @@ class World:
 
 def _build_world(subdomain: str, label: str) -> World:
     result = tenant_signup(
-        name=f"{label} 商户", subdomain=subdomain, owner_phone="", owner_email=f"owner@{subdomain}.cn",
+        name=f"{label} 商户",
+        subdomain=subdomain,
+        owner_phone="",
+        owner_email=f"owner@{subdomain}.cn",
         password=PASSWORD,
     )
     tenant = result.tenant
@@ -60,7 +63,10 @@ def _build_world(subdomain: str, label: str) -> World:
             return user
 
         world = World(
-            tenant=tenant, host=result.domain, store_a=store_a, store_b=store_b,
+            tenant=tenant,
+            host=result.domain,
+            store_a=store_a,
+            store_b=store_b,
             owner=User.objects.get(role=Role.OWNER),
             hq=staff("hq", Role.HQ_ADMIN, []),
             manager_a=staff("manager_a", Role.STORE_MANAGER, [store_a]),

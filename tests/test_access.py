@@ -103,7 +103,8 @@ def test_staff_invite_and_role_change_are_audited(alpha: World) -> None:
     invite = client.post(
         "/api/v1/staff",
         {"name": "王五", "role": "cashier", "phone": "139-0000-0077", "store_ids": [alpha.store_a.pk]},
-        format="json", REMOTE_ADDR="10.1.2.3",
+        format="json",
+        REMOTE_ADDR="10.1.2.3",
     )
     assert invite.status_code == 201, invite.json()
     staff_id = invite.json()["staff"]["id"]
@@ -123,9 +124,11 @@ def test_staff_invite_and_role_change_are_audited(alpha: World) -> None:
 
 
 def test_invited_staff_accepts_and_logs_in(alpha: World) -> None:
-    invite = api(alpha, "hq").post(
-        "/api/v1/staff", {"name": "赵六", "role": "marketing", "email": "zhao@alpha.cn"}, format="json"
-    ).json()
+    invite = (
+        api(alpha, "hq")
+        .post("/api/v1/staff", {"name": "赵六", "role": "marketing", "email": "zhao@alpha.cn"}, format="json")
+        .json()
+    )
     from django.test import Client
 
     client = Client(HTTP_HOST=alpha.host)

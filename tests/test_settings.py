@@ -16,7 +16,9 @@ def start_settings(**env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); from django.conf import settings as s; print(s.DEBUG)"],
         env={**clean, "DJANGO_SETTINGS_MODULE": "huiyuan.platform.settings", **env},
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 

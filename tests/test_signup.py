@@ -16,8 +16,11 @@ from huiyuan.tenants.models import Domain, Tenant
 from .conftest import World, public_api
 
 GOOD = {
-    "name": "好味道餐饮", "subdomain": "haoweidao", "owner_phone": "138 0013 8000",
-    "owner_email": "Boss@HaoWeiDao.cn", "password": "Xiangpiao-2026",
+    "name": "好味道餐饮",
+    "subdomain": "haoweidao",
+    "owner_phone": "138 0013 8000",
+    "owner_email": "Boss@HaoWeiDao.cn",
+    "password": "Xiangpiao-2026",
 }
 
 

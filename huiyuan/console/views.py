@@ -82,7 +82,8 @@ def stores(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "")
     qs = store_services.store_list(actor=request.user, search=search).annotate(member_count=Count("members"))
     return render(
-        request, "console/stores.html",
+        request,
+        "console/stores.html",
         {"page": _page(request, qs), "q": search, "can_manage": can(request.user, "platform.store.manage")},
     )
 
@@ -114,7 +115,8 @@ def staff_list(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "")
     page = _page(request, staff.staff_list(actor=request.user, search=search))
     return render(
-        request, "console/staff.html",
+        request,
+        "console/staff.html",
         {"page": page, "q": search, "can_manage": can(request.user, "platform.staff.manage")},
     )
 
@@ -127,7 +129,9 @@ def _assignable_roles(user: Any) -> list[tuple[str, str]]:
 @_guarded("platform.staff.manage")
 def staff_invite(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {
-        "roles": _assignable_roles(request.user), "stores": Store.objects.order_by("code"), "values": {},
+        "roles": _assignable_roles(request.user),
+        "stores": Store.objects.order_by("code"),
+        "values": {},
         "selected_stores": [],
     }
     if request.method == "POST":
@@ -148,7 +152,9 @@ def staff_invite(request: HttpRequest) -> HttpResponse:
 def staff_edit(request: HttpRequest, staff_id: int) -> HttpResponse:
     member = staff.staff_get(actor=request.user, staff_id=staff_id)
     context: dict[str, Any] = {
-        "member": member, "roles": _assignable_roles(request.user), "stores": Store.objects.order_by("code"),
+        "member": member,
+        "roles": _assignable_roles(request.user),
+        "stores": Store.objects.order_by("code"),
         "selected_stores": list(member.store_assignments.values_list("store_id", flat=True)),
     }
     if request.method == "POST":
@@ -156,8 +162,11 @@ def staff_edit(request: HttpRequest, staff_id: int) -> HttpResponse:
         context["selected_stores"] = store_ids
         try:
             staff.staff_update(
-                actor=request.user, staff_id=member.pk, role=request.POST.get("role") or None,
-                store_ids=store_ids, is_active=request.POST.get("is_active") == "on",
+                actor=request.user,
+                staff_id=member.pk,
+                role=request.POST.get("role") or None,
+                store_ids=store_ids,
+                is_active=request.POST.get("is_active") == "on",
                 name=request.POST.get("name"),
             )
         except ValidationFailed as exc:
@@ -182,7 +191,9 @@ def apikey_list(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {
         "keys": apikeys.api_key_list(actor=request.user),
         "scopes": [op for op in OPERATIONS.values() if op.api_key_allowed],
-        "stores": Store.objects.order_by("code"), "values": {}, "selected_scopes": [],
+        "stores": Store.objects.order_by("code"),
+        "values": {},
+        "selected_scopes": [],
     }
     if request.method == "POST":
         name = request.POST.get("name", "")

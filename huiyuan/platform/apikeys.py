@@ -52,8 +52,12 @@ def api_key_create(*, actor: Actor, name: str, scopes: list[str], store_id: int 
     secret = secrets.token_urlsafe(32)
     with transaction.atomic():
         key = ApiKey.objects.create(
-            name=name.strip(), prefix=prefix, secret_hash=_digest(secret), scopes=sorted(set(scopes)),
-            store_id=store_id, created_by=actor,
+            name=name.strip(),
+            prefix=prefix,
+            secret_hash=_digest(secret),
+            scopes=sorted(set(scopes)),
+            store_id=store_id,
+            created_by=actor,
         )
         audit_record(actor=actor, action="platform.apikey.create", obj=key, changes={"scopes": key.scopes})
     return IssuedKey(api_key=key, token=f"{KEY_PREFIX}_{prefix}_{secret}")

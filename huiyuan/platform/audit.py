@@ -13,8 +13,14 @@ from .models import AuditEntry
 
 
 def audit_record(
-    *, actor: Any, action: str, obj: models.Model | None = None, changes: dict[str, Any] | None = None,
-    object_type: str = "", object_id: str = "", object_repr: str = "",
+    *,
+    actor: Any,
+    action: str,
+    obj: models.Model | None = None,
+    changes: dict[str, Any] | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    object_repr: str = "",
 ) -> AuditEntry:
     from .access import ApiKeyPrincipal
 
@@ -40,8 +46,14 @@ def audit_record(
 
 
 def audit_list(
-    *, actor: Any, action: str = "", actor_id: int | None = None, object_type: str = "", object_id: str = "",
-    since: datetime | None = None, until: datetime | None = None,
+    *,
+    actor: Any,
+    action: str = "",
+    actor_id: int | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> QuerySet[AuditEntry]:
     from .access import check_permission
 

@@ -47,9 +47,7 @@ def _claim(*, principal: str, key: str, request: Request, request_hash: str) -> 
         return cursor.fetchone() is not None
 
 
-def run_idempotently(
-    request: Request, handler: Callable[[], Response], *, required: bool = False
-) -> HttpResponseBase:
+def run_idempotently(request: Request, handler: Callable[[], Response], *, required: bool = False) -> HttpResponseBase:
     key = request.headers.get(HEADER, "").strip()
     if not key:
         if required:
@@ -68,7 +66,9 @@ def run_idempotently(
                     code="IDEMPOTENCY_KEY_REUSED",
                 )
             return HttpResponse(
-                record.response_body, status=record.status_code, content_type="application/json",
+                record.response_body,
+                status=record.status_code,
+                content_type="application/json",
                 headers={"Idempotent-Replayed": "true"},
             )
         response = handler()

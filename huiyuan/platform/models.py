@@ -17,9 +17,7 @@ class User(AbstractUser):
     name = models.CharField(_("name"), max_length=100, blank=True)
     phone = models.CharField(_("phone"), max_length=20, null=True, blank=True, unique=True)
     role = models.CharField(_("role"), max_length=32, choices=Role.choices, default=Role.CASHIER)
-    stores = models.ManyToManyField(
-        "members.Store", through="StoreAssignment", related_name="staff", blank=True
-    )
+    stores = models.ManyToManyField("members.Store", through="StoreAssignment", related_name="staff", blank=True)
     invited_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     invite_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
     invite_expires_at = models.DateTimeField(null=True, blank=True)
@@ -61,7 +59,11 @@ class ApiKey(models.Model):
     secret_hash = models.CharField(max_length=64)
     scopes = models.JSONField(default=list)
     store = models.ForeignKey(
-        "members.Store", null=True, blank=True, on_delete=models.PROTECT, related_name="api_keys",
+        "members.Store",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="api_keys",
         help_text=_("Restrict the key to one store; empty means all stores."),
     )
     created_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
@@ -117,9 +119,7 @@ class IdempotencyRecord(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["principal", "key"], name="uniq_idempotency_key_per_principal")
-        ]
+        constraints = [models.UniqueConstraint(fields=["principal", "key"], name="uniq_idempotency_key_per_principal")]
 
     def __str__(self) -> str:
         return f"{self.principal}:{self.key}"

@@ -103,16 +103,20 @@ def staff_invite(
     token = secrets.token_urlsafe(24)
     with transaction.atomic():
         staff = User(
-            username=normalized_phone or email, name=name.strip(), phone=normalized_phone, email=email, role=role,
-            is_active=False, invited_by=actor, invite_token_hash=_hash_token(token),
+            username=normalized_phone or email,
+            name=name.strip(),
+            phone=normalized_phone,
+            email=email,
+            role=role,
+            is_active=False,
+            invited_by=actor,
+            invite_token_hash=_hash_token(token),
             invite_expires_at=timezone.now() + INVITE_VALID_FOR,
         )
         staff.set_unusable_password()
         staff.save()
         StoreAssignment.objects.bulk_create([StoreAssignment(user=staff, store_id=i) for i in ids])
-        audit_record(
-            actor=actor, action="platform.staff.invite", obj=staff, changes={"role": role, "stores": ids}
-        )
+        audit_record(actor=actor, action="platform.staff.invite", obj=staff, changes={"role": role, "stores": ids})
     return Invitation(staff=staff, token=token)
 
 
@@ -160,8 +164,13 @@ def staff_list(*, actor: Any, search: str = "") -> QuerySet[User]:
 
 
 def staff_update(
-    *, actor: Actor, staff_id: int, role: str | None = None, store_ids: list[int] | None = None,
-    is_active: bool | None = None, name: str | None = None,
+    *,
+    actor: Actor,
+    staff_id: int,
+    role: str | None = None,
+    store_ids: list[int] | None = None,
+    is_active: bool | None = None,
+    name: str | None = None,
 ) -> User:
     check_permission(actor, "platform.staff.manage")
     with transaction.atomic():
@@ -198,4 +207,3 @@ def staff_update(
             action = "platform.staff.change_role" if "role" in changes else "platform.staff.update"
             audit_record(actor=actor, action=action, obj=staff, changes=changes)
     return staff
-

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 PUBLIC_SCHEMA = "public"
 
@@ -13,3 +18,17 @@ def current_schema() -> str:
 
 def in_public_schema() -> bool:
     return current_schema() == PUBLIC_SCHEMA
+
+
+def tenant_timezone() -> ZoneInfo:
+    """The current merchant's time zone (birthdays and "inactive N days" use its local date)."""
+    tenant = getattr(connection, "tenant", None)
+    name = getattr(tenant, "time_zone", None) or settings.HUIYUAN_DEFAULT_TENANT_TIME_ZONE
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(settings.HUIYUAN_DEFAULT_TENANT_TIME_ZONE)
+
+
+def tenant_today() -> date:
+    return timezone.now().astimezone(tenant_timezone()).date()

@@ -13,6 +13,7 @@ from django_tenants.utils import tenant_context
 from faker import Faker
 
 from huiyuan.members.models import Member, Order, Store
+from huiyuan.members.stats import stats_rebuild
 from huiyuan.platform.models import StoreAssignment, User
 from huiyuan.platform.phones import InvalidPhone, normalize_phone
 from huiyuan.platform.roles import Role
@@ -47,16 +48,21 @@ def demo_exists() -> bool:
 
 def create_demo(*, members: int = 3000, seed: int = 2026) -> Tenant:
     result = tenant_signup(
-        name="好味道餐饮（演示）", subdomain=DEMO_SUBDOMAIN, owner_phone=DEMO_OWNER_PHONE,
-        owner_email="owner@demo.example.cn", password=DEMO_PASSWORD,
+        name="好味道餐饮（演示）",
+        subdomain=DEMO_SUBDOMAIN,
+        owner_phone=DEMO_OWNER_PHONE,
+        owner_email="owner@demo.example.cn",
+        password=DEMO_PASSWORD,
     )
     tenant = result.tenant
     rng = random.Random(seed)
     fake = Faker("zh_CN")
     fake.seed_instance(seed)
     with tenant_context(tenant), transaction.atomic():
-        stores = {code: Store.objects.create(code=code, name=name, region=region, address=address)
-                  for code, name, region, address in STORES}
+        stores = {
+            code: Store.objects.create(code=code, name=name, region=region, address=address)
+            for code, name, region, address in STORES
+        }
         for username, name, role, store_codes in STAFF:
             user = User(username=username, name=name, role=role)
             user.set_password(DEMO_PASSWORD)
@@ -82,11 +88,17 @@ def _create_members_and_orders(stores: list[Store], count: int, rng: random.Rand
         name = fake.name_female() if gender == Member.Gender.FEMALE else fake.name_male()
         batch.append(
             Member(
-                name=name, phone=phone, gender=gender,
+                name=name,
+                phone=phone,
+                gender=gender,
                 birthday=fake.date_of_birth(minimum_age=16, maximum_age=70) if rng.random() < 0.8 else None,
-                province=fake.province(), city=fake.city_name(), home_store=rng.choice(stores),
-                channel=rng.choice(Member.Channel.values[:3]), card_no=f"8{len(batch) + 1:011d}",
-                consent_sms=rng.random() < 0.7, consent_wechat=rng.random() < 0.5,
+                province=fake.province(),
+                city=fake.city_name(),
+                home_store=rng.choice(stores),
+                channel=rng.choice(Member.Channel.values[:3]),
+                card_no=f"8{len(batch) + 1:011d}",
+                consent_sms=rng.random() < 0.7,
+                consent_wechat=rng.random() < 0.5,
             )
         )
     created = Member.objects.bulk_create(batch, batch_size=1000)
@@ -97,6 +109,14 @@ def _create_members_and_orders(stores: list[Store], count: int, rng: random.Rand
             store = member.home_store if rng.random() < 0.8 else rng.choice(stores)
             amount = Decimal(str(round(min(rng.lognormvariate(4.6, 0.7), 5000), 2)))
             paid_at = now - timedelta(days=rng.uniform(0, 730), minutes=rng.uniform(0, 600))
-            orders.append(Order(order_no=f"DEMO{len(orders) + 1:08d}", store=store, member=member,
-                                paid_amount=amount, paid_at=paid_at))
+            orders.append(
+                Order(
+                    order_no=f"DEMO{len(orders) + 1:08d}",
+                    store=store,
+                    member=member,
+                    paid_amount=amount,
+                    paid_at=paid_at,
+                )
+            )
     Order.objects.bulk_create(orders, batch_size=2000)
+    stats_rebuild()

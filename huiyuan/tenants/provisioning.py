@@ -108,9 +108,7 @@ def align_object_names(*, source: str, target: str) -> int:
                 for old, new in zip(sorted(names), sorted(wanted.get(key, [])), strict=False):
                     if old != new:
                         cursor.execute(
-                            statement.format(
-                                schema=quote(target), table=quote(key[0]), old=quote(old), new=quote(new)
-                            )
+                            statement.format(schema=quote(target), table=quote(key[0]), old=quote(old), new=quote(new))
                         )
                         renamed += 1
     return renamed
@@ -127,12 +125,7 @@ def provision_by_migrations(*, status: str = Tenant.Status.POOL) -> Tenant:
 def claim_pool_tenant() -> Tenant | None:
     """Lock one pool tenant for the caller's transaction (``SKIP LOCKED``: concurrent signups never
     wait for each other or take the same one)."""
-    return (
-        Tenant.objects.select_for_update(skip_locked=True)
-        .filter(status=Tenant.Status.POOL)
-        .order_by("pk")
-        .first()
-    )
+    return Tenant.objects.select_for_update(skip_locked=True).filter(status=Tenant.Status.POOL).order_by("pk").first()
 
 
 def refill_pool(size: int | None = None) -> int:

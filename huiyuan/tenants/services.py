@@ -24,10 +24,43 @@ from .models import Domain, Plan, Tenant
 SUBDOMAIN_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,30})[a-z0-9]$")
 RESERVED_SUBDOMAINS = frozenset(
     {
-        "www", "api", "app", "admin", "console", "static", "media", "assets", "cdn", "mail", "smtp",
-        "public", "template", "tenant", "tenant-template", "help", "support", "status", "docs", "blog",
-        "huiyuan", "signup", "login", "auth", "account", "billing", "pay", "open", "dev", "test",
-        "staging", "demo-template", "root", "system", "ftp", "ns1", "ns2",
+        "www",
+        "api",
+        "app",
+        "admin",
+        "console",
+        "static",
+        "media",
+        "assets",
+        "cdn",
+        "mail",
+        "smtp",
+        "public",
+        "template",
+        "tenant",
+        "tenant-template",
+        "help",
+        "support",
+        "status",
+        "docs",
+        "blog",
+        "huiyuan",
+        "signup",
+        "login",
+        "auth",
+        "account",
+        "billing",
+        "pay",
+        "open",
+        "dev",
+        "test",
+        "staging",
+        "demo-template",
+        "root",
+        "system",
+        "ftp",
+        "ns1",
+        "ns2",
     }
 )
 
@@ -50,9 +83,7 @@ def tenant_domain(subdomain: str) -> str:
     return f"{subdomain}.{settings.HUIYUAN_BASE_DOMAIN}"
 
 
-def _validate(
-    *, name: str, subdomain: str, owner_phone: str, owner_email: str, password: str
-) -> tuple[str, str, str]:
+def _validate(*, name: str, subdomain: str, owner_phone: str, owner_email: str, password: str) -> tuple[str, str, str]:
     errors: dict[str, list[str]] = {}
     name = name.strip()
     if not name:
@@ -112,9 +143,7 @@ def tenant_signup(*, name: str, subdomain: str, owner_phone: str, owner_email: s
                     tenant.owner_email = email
                     tenant.owner_phone = phone
                     tenant.plan = Plan.objects.filter(is_default=True).first()
-                    tenant.save(
-                        update_fields=["name", "status", "claimed_at", "owner_email", "owner_phone", "plan"]
-                    )
+                    tenant.save(update_fields=["name", "status", "claimed_at", "owner_email", "owner_phone", "plan"])
                     Domain.objects.create(domain=tenant_domain(subdomain), tenant=tenant, is_primary=True)
                     with tenant_context(tenant):
                         owner = staff_create_owner(name=name.strip(), phone=phone, email=email, password=password)

@@ -29,8 +29,23 @@ class MemberSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Member
-        fields = ["id", "card_no", "name", "phone", "gender", "birthday", "province", "city", "channel",
-                  "home_store", "status", "consent_sms", "consent_wechat", "consent_email", "created_at"]
+        fields = [
+            "id",
+            "card_no",
+            "name",
+            "phone",
+            "gender",
+            "birthday",
+            "province",
+            "city",
+            "channel",
+            "home_store",
+            "status",
+            "consent_sms",
+            "consent_wechat",
+            "consent_email",
+            "created_at",
+        ]
 
     def get_phone(self, obj: Member) -> str:
         return visible_phone(self.context["request"].user, obj)

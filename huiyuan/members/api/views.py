@@ -52,13 +52,16 @@ class MemberListView(TenantAPIView):
 
     @extend_schema(
         responses=MemberSerializer(many=True),
-        parameters=[OpenApiParameter("search", str, description="phone, card number or name"),
-                    OpenApiParameter("store", int)],
+        parameters=[
+            OpenApiParameter("search", str, description="phone, card number or name"),
+            OpenApiParameter("store", int),
+        ],
     )
     def get(self, request: Request) -> Response:
         store = request.query_params.get("store")
         qs = selectors.member_list(
-            actor=request.user, search=request.query_params.get("search", ""),
+            actor=request.user,
+            search=request.query_params.get("search", ""),
             store_id=int(store) if store and store.isdigit() else None,
         )
         return paginate(self, request, qs, MemberSerializer)

@@ -23,8 +23,19 @@ class StaffSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = ["id", "username", "name", "phone", "email", "role", "role_label", "stores", "is_active",
-                  "date_joined", "last_login"]
+        fields = [
+            "id",
+            "username",
+            "name",
+            "phone",
+            "email",
+            "role",
+            "role_label",
+            "stores",
+            "is_active",
+            "date_joined",
+            "last_login",
+        ]
 
     def get_phone(self, obj: User) -> str:
         actor = self.context["request"].user
@@ -62,8 +73,7 @@ class RoleSerializer(serializers.Serializer):
     @staticmethod
     def all_roles() -> list[dict[str, Any]]:
         return [
-            {"code": role.value, "label": str(role.label), "operations": sorted(ROLE_OPERATIONS[role])}
-            for role in Role
+            {"code": role.value, "label": str(role.label), "operations": sorted(ROLE_OPERATIONS[role])} for role in Role
         ]
 
 
@@ -85,8 +95,18 @@ class ApiKeySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ApiKey
-        fields = ["id", "name", "prefix", "scopes", "store", "created_by", "created_at", "last_used_at",
-                  "revoked_at", "is_active"]
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "scopes",
+            "store",
+            "created_by",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+            "is_active",
+        ]
 
 
 class ApiKeyCreateSerializer(serializers.Serializer):
@@ -103,8 +123,20 @@ class ApiKeyIssuedSerializer(serializers.Serializer):
 class AuditEntrySerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEntry
-        fields = ["id", "created_at", "actor", "actor_label", "api_key", "action", "object_type", "object_id",
-                  "object_repr", "changes", "ip_address", "user_agent"]
+        fields = [
+            "id",
+            "created_at",
+            "actor",
+            "actor_label",
+            "api_key",
+            "action",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "changes",
+            "ip_address",
+            "user_agent",
+        ]
 
 
 class MeSerializer(serializers.Serializer):

@@ -48,8 +48,11 @@ class MeView(TenantAPIView):
         return Response(
             MeSerializer(
                 {
-                    "id": actor.pk, "name": str(actor), "role": actor.role,
-                    "operations": sorted(actor_operations(actor)), "store_ids": store_ids,
+                    "id": actor.pk,
+                    "name": str(actor),
+                    "role": actor.role,
+                    "operations": sorted(actor_operations(actor)),
+                    "store_ids": store_ids,
                     "tenant": request.tenant.name,  # type: ignore[attr-defined]
                 }
             ).data
@@ -61,9 +64,7 @@ class RoleListView(TenantAPIView):
 
     @extend_schema(responses=RoleSerializer(many=True))
     def get(self, request: Request) -> Response:
-        return Response(
-            {"roles": RoleSerializer.all_roles(), "operations": OperationSerializer.all_operations()}
-        )
+        return Response({"roles": RoleSerializer.all_roles(), "operations": OperationSerializer.all_operations()})
 
 
 class StaffListView(TenantAPIView):
@@ -135,17 +136,23 @@ class AuditListView(TenantAPIView):
     @extend_schema(
         responses=AuditEntrySerializer(many=True),
         parameters=[
-            OpenApiParameter("action", str), OpenApiParameter("actor", int), OpenApiParameter("object_type", str),
-            OpenApiParameter("object_id", str), OpenApiParameter("since", str), OpenApiParameter("until", str),
+            OpenApiParameter("action", str),
+            OpenApiParameter("actor", int),
+            OpenApiParameter("object_type", str),
+            OpenApiParameter("object_id", str),
+            OpenApiParameter("since", str),
+            OpenApiParameter("until", str),
         ],
     )
     def get(self, request: Request) -> Response:
         p = request.query_params
         actor_id = p.get("actor")
         qs = audit.audit_list(
-            actor=request.user, action=p.get("action", ""),
+            actor=request.user,
+            action=p.get("action", ""),
             actor_id=int(actor_id) if actor_id and actor_id.isdigit() else None,
-            object_type=p.get("object_type", ""), object_id=p.get("object_id", ""),
+            object_type=p.get("object_type", ""),
+            object_id=p.get("object_id", ""),
             since=parse_datetime(p["since"]) if p.get("since") else None,
             until=parse_datetime(p["until"]) if p.get("until") else None,
         )

@@ -23,9 +23,7 @@ class OutboxEvent(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(
-                fields=["id"], name="outbox_unpublished_idx", condition=models.Q(published_at__isnull=True)
-            ),
+            models.Index(fields=["id"], name="outbox_unpublished_idx", condition=models.Q(published_at__isnull=True)),
             models.Index(fields=["tenant_schema", "event_type", "created_at"]),
         ]
 

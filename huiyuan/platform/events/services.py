@@ -29,8 +29,11 @@ def event_record(
     if schema == PUBLIC_SCHEMA:
         raise TenantContextMissing(f"event {event_type} recorded outside a tenant")
     event = OutboxEvent.objects.create(
-        tenant_schema=schema, event_type=event_type, payload=payload,
-        aggregate_type=aggregate_type, aggregate_id=str(aggregate_id),
+        tenant_schema=schema,
+        event_type=event_type,
+        payload=payload,
+        aggregate_type=aggregate_type,
+        aggregate_id=str(aggregate_id),
     )
     transaction.on_commit(lambda: publish_events(ids=[event.pk]), robust=True)
     return event

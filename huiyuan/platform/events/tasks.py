@@ -21,7 +21,10 @@ def deliver_event(event_id: int, subscriber: str) -> None:
         return  # subscriber removed since publishing
     handler(
         Event(
-            id=row.pk, type=row.event_type, aggregate_type=row.aggregate_type,
-            aggregate_id=row.aggregate_id, payload=row.payload,
+            id=row.pk,
+            type=row.event_type,
+            aggregate_type=row.aggregate_type,
+            aggregate_id=row.aggregate_id,
+            payload=row.payload,
         )
     )

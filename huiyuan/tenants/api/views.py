@@ -40,8 +40,11 @@ class SignupView(APIView):
         return Response(
             SignupResultSerializer(
                 {
-                    "tenant_id": result.tenant.pk, "name": result.tenant.name, "domain": result.domain,
-                    "console_url": result.console_url, "owner_login": result.owner_login,
+                    "tenant_id": result.tenant.pk,
+                    "name": result.tenant.name,
+                    "domain": result.domain,
+                    "console_url": result.console_url,
+                    "owner_login": result.owner_login,
                 }
             ).data,
             status=status.HTTP_201_CREATED,

@@ -1,0 +1,132 @@
+"""Member statistics: lifecycle stages and R/F/M quintile scores."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .models import Lifecycle, Member, MemberSettings
+
+
+def member_settings() -> MemberSettings:
+    settings_row = MemberSettings.objects.order_by("pk").first()
+    return settings_row or MemberSettings.objects.create()
+
+
+def lifecycle_for(
+    *,
+    first: datetime | None,
+    last: datetime | None,
+    settings: MemberSettings | None = None,
+    now: datetime | None = None,
+) -> str:
+    if last is None or first is None:
+        return Lifecycle.PROSPECT
+    settings = settings or member_settings()
+    now = now or timezone.now()
+    if first >= now - timedelta(days=settings.new_days):
+        return Lifecycle.NEW
+    idle = now - last
+    if idle <= timedelta(days=settings.active_days):
+        return Lifecycle.ACTIVE
+    if idle <= timedelta(days=settings.at_risk_days):
+        return Lifecycle.AT_RISK
+    if idle <= timedelta(days=settings.dormant_days):
+        return Lifecycle.DORMANT
+    return Lifecycle.LOST
+
+
+LIFECYCLE_SQL = """
+UPDATE {table} SET lifecycle = CASE
+    WHEN last_purchase_at IS NULL THEN 'prospect'
+    WHEN first_purchase_at >= %(now)s - make_interval(days => %(new)s) THEN 'new'
+    WHEN last_purchase_at >= %(now)s - make_interval(days => %(active)s) THEN 'active'
+    WHEN last_purchase_at >= %(now)s - make_interval(days => %(at_risk)s) THEN 'at_risk'
+    WHEN last_purchase_at >= %(now)s - make_interval(days => %(dormant)s) THEN 'dormant'
+    ELSE 'lost' END
+WHERE lifecycle IS DISTINCT FROM CASE
+    WHEN last_purchase_at IS NULL THEN 'prospect'
+    WHEN first_purchase_at >= %(now)s - make_interval(days => %(new)s) THEN 'new'
+    WHEN last_purchase_at >= %(now)s - make_interval(days => %(active)s) THEN 'active'
+    WHEN last_purchase_at >= %(now)s - make_interval(days => %(at_risk)s) THEN 'at_risk'
+    WHEN last_purchase_at >= %(now)s - make_interval(days => %(dormant)s) THEN 'dormant'
+    ELSE 'lost' END
+"""
+
+# Quintiles over members who bought at least once; ties share a score (ntile on ranks would split
+# them arbitrarily). 5 = most recent / most frequent / highest spend.
+RFM_SQL = """
+WITH ranked AS (
+    SELECT id,
+        1 + floor(4.999 * percent_rank() OVER (ORDER BY last_purchase_at))::int AS r,
+        1 + floor(4.999 * percent_rank() OVER (ORDER BY order_count))::int AS f,
+        1 + floor(4.999 * percent_rank() OVER (ORDER BY total_spend))::int AS m
+    FROM {table} WHERE last_purchase_at IS NOT NULL AND order_count > 0
+)
+UPDATE {table} AS mem SET r_score = ranked.r, f_score = ranked.f, m_score = ranked.m
+FROM ranked WHERE mem.id = ranked.id
+  AND (mem.r_score, mem.f_score, mem.m_score) IS DISTINCT FROM (ranked.r, ranked.f, ranked.m)
+"""
+RFM_RESET_SQL = """
+UPDATE {table} SET r_score = 0, f_score = 0, m_score = 0
+WHERE (last_purchase_at IS NULL OR order_count = 0) AND (r_score, f_score, m_score) <> (0, 0, 0)
+"""
+
+
+def stats_recompute_nightly(now: datetime | None = None) -> dict[str, int]:
+    """Lifecycle stages move with the calendar and quintiles with everyone's purchases, so both are
+    recomputed nightly for the whole tenant (one statement each; re-running changes nothing)."""
+    settings = member_settings()
+    table = connection.ops.quote_name(Member._meta.db_table)
+    params: dict[str, Any] = {
+        "now": now or timezone.now(),
+        "new": settings.new_days,
+        "active": settings.active_days,
+        "at_risk": settings.at_risk_days,
+        "dormant": settings.dormant_days,
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(LIFECYCLE_SQL.format(table=table), params)
+        lifecycle_changed = cursor.rowcount
+        cursor.execute(RFM_SQL.format(table=table))
+        rfm_changed = cursor.rowcount
+        cursor.execute(RFM_RESET_SQL.format(table=table))
+        rfm_changed += cursor.rowcount
+    return {"lifecycle_changed": lifecycle_changed, "rfm_changed": rfm_changed}
+
+
+REBUILD_SQL = """
+UPDATE {member} AS m SET order_count = s.cnt, total_spend = s.spend, first_purchase_at = s.first,
+    last_purchase_at = s.last
+FROM (
+    SELECT member_id, count(*) FILTER (WHERE status <> 'refunded') AS cnt,
+        coalesce(sum(paid_amount - refunded_amount), 0) AS spend,
+        min(paid_at) FILTER (WHERE status <> 'refunded') AS first,
+        max(paid_at) FILTER (WHERE status <> 'refunded') AS last
+    FROM {order} WHERE member_id IS NOT NULL {only} GROUP BY member_id
+) AS s
+WHERE m.id = s.member_id
+"""
+
+
+def stats_rebuild(member_ids: list[int] | None = None) -> int:
+    """Recompute purchase statistics from orders in one statement (after bulk loads of history),
+    then lifecycle and R/F/M. Returns how many members were rebuilt."""
+    from .models import Order
+
+    only = "AND member_id = ANY(%s)" if member_ids is not None else ""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            REBUILD_SQL.format(
+                member=connection.ops.quote_name(Member._meta.db_table),
+                order=connection.ops.quote_name(Order._meta.db_table),
+                only=only,
+            ),
+            [member_ids] if member_ids is not None else None,
+        )
+        rebuilt = cursor.rowcount
+    stats_recompute_nightly()
+    return rebuilt

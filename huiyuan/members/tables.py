@@ -1,0 +1,92 @@
+"""Reading merchants' spreadsheets: XLSX / XLS / ODS through python-calamine (a 100k-row sheet in
+about a second; openpyxl needs 5–10 s), CSV in UTF-8 with or without BOM, UTF-16 (Excel's "Unicode
+text") or GB18030 (what Chinese Excel saves as "CSV"), with the delimiter sniffed."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
+
+
+class TableError(ValueError):
+    pass
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: list[list[Any]]  # data rows; rows[i] is spreadsheet row first_row + i
+    encoding: str = ""
+    first_row: int = 2
+
+
+def decode_csv_bytes(data: bytes) -> tuple[str, str]:
+    if data.startswith(codecs.BOM_UTF8):
+        return data[3:].decode("utf-8"), "utf-8-sig"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16"), "utf-16"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030"), "gb18030"
+    except UnicodeDecodeError as exc:
+        raise TableError(_("The file is neither UTF-8 nor GBK/GB18030 text.")) from exc
+
+
+def _read_csv(data: bytes) -> Table:
+    text, encoding = decode_csv_bytes(data)
+    sample = text[:20000]
+    try:
+        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",\t;|")
+    except csv.Error:
+        dialect = csv.excel_tab if sample.count("\t") > sample.count(",") else csv.excel
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    rows = list(reader)
+    return _to_table(rows, encoding)
+
+
+def _read_excel(data: bytes) -> Table:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        sheet = workbook.get_sheet_by_index(0)
+        rows = sheet.to_python(skip_empty_area=True)
+    except Exception as exc:  # noqa: BLE001 - calamine raises its own error types for broken files
+        raise TableError(_("The spreadsheet could not be read: %(reason)s") % {"reason": exc}) from exc
+    return _to_table(rows, "xlsx")
+
+
+def _to_table(rows: list[list[Any]], encoding: str) -> Table:
+    # Skip blank and title rows above the header (a title has fewer than two filled cells).
+    start = 0
+    while start < len(rows) and sum(1 for v in rows[start] if str(v).strip()) < 2:
+        start += 1
+    if start >= len(rows):
+        raise TableError(_("The file has no header row."))
+    headers = [" ".join(str(h).split()) for h in rows[start]]
+    data = []
+    for row in rows[start + 1 :]:
+        if any(v not in (None, "") for v in row):
+            data.append(list(row) + [""] * (len(headers) - len(row)))
+        else:
+            data.append([])  # keep numbering: blank rows are skipped later but counted
+    return Table(headers=headers, rows=data, encoding=encoding, first_row=start + 2)
+
+
+def read_table(data: bytes, filename: str) -> Table:
+    name = filename.lower()
+    if name.endswith(EXCEL_SUFFIXES) or data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        return _read_excel(data)
+    if name.endswith((".csv", ".txt", ".tsv")) or not name.rsplit(".", 1)[-1:]:
+        return _read_csv(data)
+    raise TableError(_("Upload a CSV or Excel (.xlsx) file."))

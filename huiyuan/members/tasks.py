@@ -1,0 +1,53 @@
+"""Thin Celery tasks: enter the tenant (done by the task envelope), call one service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django_tenants.utils import tenant_context
+
+from huiyuan.platform.celery import app, tenant_task
+from huiyuan.platform.events.registry import Event, subscribe
+
+
+@tenant_task(name="huiyuan.members.run_import")
+def run_import_task(job_id: int) -> None:
+    from .imports import import_run
+
+    import_run(job_id)
+
+
+@tenant_task(name="huiyuan.members.nightly_stats")
+def nightly_stats_task() -> dict[str, Any]:
+    from .stats import stats_recompute_nightly
+    from .tags import auto_tags_evaluate
+
+    result: dict[str, Any] = stats_recompute_nightly()
+    result["auto_tags"] = auto_tags_evaluate()
+    return result
+
+
+@app.task(name="huiyuan.members.nightly_all_tenants")
+def nightly_all_tenants_task() -> int:
+    """Beat runs this in public; it fans out one nightly task per active merchant."""
+    from huiyuan.tenants.provisioning import routable_tenants
+
+    tenants = routable_tenants()
+    for tenant in tenants:
+        with tenant_context(tenant):
+            nightly_stats_task.delay()
+    return len(tenants)
+
+
+def _reevaluate_auto_tags(event: Event) -> None:
+    from .tags import auto_tags_evaluate
+
+    member_id = event.payload.get("member_id") or (
+        event.payload.get("id") if event.aggregate_type == "member" else None
+    )
+    if member_id:
+        auto_tags_evaluate([int(member_id)])
+
+
+for _event_type in ("order.paid", "order.refunded", "member.created", "member.updated", "member.merged"):
+    subscribe(_event_type, "members.auto_tags", _reevaluate_auto_tags)
