@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
-from ..models import Member, Store
+from ..custom_fields import display_custom_values
+from ..models import CustomField, ImportJob, Member, MemberHistory, Order, OrderLine, Refund, Segment, Store, Tag
 from ..selectors import visible_phone
 
 
@@ -23,9 +26,17 @@ class StoreWriteSerializer(serializers.Serializer):
     status = serializers.CharField(required=False)
 
 
+class TagRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Tag
+        fields = ["id", "name", "kind", "color"]
+
+
 class MemberSerializer(serializers.ModelSerializer):
     phone = serializers.SerializerMethodField()
     home_store: serializers.SlugRelatedField[Store] = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    tags = serializers.SerializerMethodField()
+    average_spend = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True)
 
     class Meta:
         model = Member
@@ -40,21 +51,182 @@ class MemberSerializer(serializers.ModelSerializer):
             "city",
             "channel",
             "home_store",
+            "home_store_id",
             "status",
+            "email",
             "consent_sms",
             "consent_wechat",
             "consent_email",
+            "custom_fields",
             "created_at",
+            "updated_at",
+            "first_purchase_at",
+            "last_purchase_at",
+            "order_count",
+            "total_spend",
+            "average_spend",
+            "r_score",
+            "f_score",
+            "m_score",
+            "lifecycle",
+            "tags",
         ]
 
     def get_phone(self, obj: Member) -> str:
         return visible_phone(self.context["request"].user, obj)
 
+    def get_tags(self, obj: Member) -> list[dict[str, Any]]:
+        return [TagRefSerializer(mt.tag).data for mt in obj.member_tags.all()]
 
-class MemberEnrollSerializer(serializers.Serializer):
-    phone = serializers.CharField(max_length=40)
-    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    gender = serializers.ChoiceField(choices=Member.Gender.choices, required=False, default=Member.Gender.UNKNOWN)
-    birthday = serializers.DateField(required=False, allow_null=True, default=None)
-    home_store_id = serializers.IntegerField(required=False, allow_null=True, default=None)
-    consent_sms = serializers.BooleanField(required=False, default=False)
+
+class MemberWriteSerializer(serializers.Serializer):
+    """Types only; ``services.clean_core`` and the form engine validate content and report every
+    field at once."""
+
+    phone = serializers.CharField(required=False, allow_blank=True)
+    name = serializers.CharField(required=False, allow_blank=True)
+    gender = serializers.CharField(required=False, allow_blank=True)
+    birthday = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    province = serializers.CharField(required=False, allow_blank=True)
+    city = serializers.CharField(required=False, allow_blank=True)
+    home_store_id = serializers.IntegerField(required=False, allow_null=True)
+    status = serializers.CharField(required=False)
+    email = serializers.CharField(required=False, allow_blank=True)
+    consent_sms = serializers.BooleanField(required=False)
+    consent_wechat = serializers.BooleanField(required=False)
+    consent_email = serializers.BooleanField(required=False)
+    custom_fields = serializers.DictField(required=False)
+
+
+class MemberHistorySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MemberHistory
+        fields = ["id", "action", "changes", "actor_label", "source", "created_at"]
+
+
+class OrderLineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrderLine
+        fields = ["id", "sku", "name", "category", "quantity", "amount", "refunded_amount"]
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    store = serializers.CharField(source="store.code", read_only=True)
+    lines = OrderLineSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "order_no",
+            "store",
+            "member_id",
+            "total_amount",
+            "paid_amount",
+            "refunded_amount",
+            "payment_methods",
+            "status",
+            "source",
+            "paid_at",
+            "lines",
+            "created_at",
+        ]
+
+
+class RefundSerializer(serializers.ModelSerializer):
+    order_no = serializers.CharField(source="order.order_no", read_only=True)
+
+    class Meta:
+        model = Refund
+        fields = ["id", "refund_no", "order_no", "amount", "reason", "lines", "refunded_at", "created_at"]
+
+
+class RefundWriteSerializer(serializers.Serializer):
+    refund_no = serializers.CharField()
+    amount = serializers.CharField()
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    lines = serializers.ListField(child=serializers.DictField(), required=False, default=list)
+    refunded_at = serializers.CharField(required=False, allow_null=True, default=None)
+
+
+class CustomFieldSerializer(serializers.ModelSerializer):
+    archived = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CustomField
+        fields = [
+            "id",
+            "key",
+            "label",
+            "field_type",
+            "required",
+            "unique",
+            "config",
+            "help_text",
+            "position",
+            "archived",
+            "created_at",
+        ]
+
+    def get_archived(self, obj: CustomField) -> bool:
+        return obj.archived_at is not None
+
+
+class CustomFieldWriteSerializer(serializers.Serializer):
+    # DRF's Field has attributes named label, required and help_text; these fields shadow them.
+    label = serializers.CharField(required=False, allow_blank=True)  # type: ignore[assignment]
+    field_type = serializers.CharField(required=False)
+    key = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    required = serializers.BooleanField(required=False)  # type: ignore[assignment]
+    unique = serializers.BooleanField(required=False)
+    config = serializers.DictField(required=False)
+    help_text = serializers.CharField(required=False, allow_blank=True)  # type: ignore[assignment]
+
+
+class TagSerializer(serializers.ModelSerializer):
+    member_count = serializers.IntegerField(read_only=True, required=False)
+
+    class Meta:
+        model = Tag
+        fields = ["id", "name", "kind", "color", "rule", "evaluated_at", "created_at", "member_count"]
+
+
+class SegmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Segment
+        fields = ["id", "name", "description", "rule", "created_at", "updated_at"]
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id",
+            "kind",
+            "status",
+            "original_name",
+            "mapping",
+            "options",
+            "total_rows",
+            "processed_rows",
+            "created_count",
+            "updated_count",
+            "unchanged_count",
+            "error_count",
+            "message",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+
+def profile_data(member: Member, request: Any, *, fields: Any, orders: Any, history: Any) -> dict[str, Any]:
+    """The 360° view: basic info, purchase statistics, recent purchases, tags, custom fields,
+    recent history. Points, tier, stored value and coupons join when the loyalty ledgers exist."""
+    context = {"request": request}
+    return {
+        "member": MemberSerializer(member, context=context).data,
+        "custom_fields": display_custom_values(member, fields),
+        "recent_orders": OrderSerializer(orders, many=True).data,
+        "history": MemberHistorySerializer(history, many=True).data,
+    }
