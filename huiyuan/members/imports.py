@@ -633,6 +633,7 @@ def _insert_new(creates: list[_Prepared], outcome: ImportOutcome) -> list[int]:
         ]
         member_cols = ", ".join(c for c in cols if c != "row_no")
         # CREATE TABLE AS copies column types but no NOT NULL or defaults: only these columns load.
+        cursor.execute("DROP TABLE IF EXISTS import_new")
         cursor.execute(
             f"CREATE TEMP TABLE import_new ON COMMIT DROP AS "  # noqa: S608
             f"SELECT {member_cols}, 0 AS row_no FROM {table} WITH NO DATA"
@@ -699,6 +700,7 @@ def _apply_updates(updates: list[tuple[int, dict[str, Any], dict[str, Any]]]) ->
     table = Member._meta.db_table
     names = sorted({name for _pk, values, _changes in updates for name in values})
     with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS import_upd")
         cursor.execute(
             f"CREATE TEMP TABLE import_upd ON COMMIT DROP AS SELECT id, {', '.join(names)}, "  # noqa: S608
             f"ARRAY[]::text[] AS touched FROM {table} WITH NO DATA"
