@@ -64,7 +64,9 @@ CASES: list[tuple[str, dict[str, Any], Any, Any]] = [
 
 
 @pytest.mark.parametrize(("field_type", "config", "raw", "expected"), CASES)
-def test_field_type_validation(in_alpha: World, field_type: str, config: dict[str, Any], raw: Any, expected: Any) -> None:
+def test_field_type_validation(
+    in_alpha: World, field_type: str, config: dict[str, Any], raw: Any, expected: Any
+) -> None:
     field = make(in_alpha, field_type, config)
     value, error = clean(field, raw)
     if expected is ValueError:
@@ -119,7 +121,9 @@ def test_required_and_unique_rules(in_alpha: World) -> None:
 def test_rename_reorder_and_archive_keep_every_value(in_alpha: World) -> None:
     drink = make(in_alpha, "single_choice", {"choices": ["咖啡", "茶"]}, key="drink")
     size = make(in_alpha, "number", key="size")
-    member_update(actor=in_alpha.hq, member_id=in_alpha.member_a.pk, data={"custom_fields": {"drink": "茶", "size": 42}})
+    member_update(
+        actor=in_alpha.hq, member_id=in_alpha.member_a.pk, data={"custom_fields": {"drink": "茶", "size": 42}}
+    )
     custom_fields.custom_field_update(actor=in_alpha.hq, field_id=drink.pk, label="最爱饮品")
     custom_fields.custom_field_reorder(actor=in_alpha.hq, ordered_ids=[size.pk, drink.pk])
     assert [f.key for f in custom_fields.custom_field_list()][:2] == ["size", "drink"]

@@ -15,8 +15,14 @@ from .conftest import World, api
 
 def test_enrol_normalises_and_records_history_and_event(in_alpha: World) -> None:
     member = member_enroll(
-        actor=in_alpha.manager_a, data={"phone": "１３９ ０００１ ２３４５", "name": " 王  小明 ", "gender": "男",
-                                       "birthday": "1992/3/4", "home_store_id": in_alpha.store_a.pk},
+        actor=in_alpha.manager_a,
+        data={
+            "phone": "１３９ ０００１ ２３４５",
+            "name": " 王  小明 ",
+            "gender": "男",
+            "birthday": "1992/3/4",
+            "home_store_id": in_alpha.store_a.pk,
+        },
     )
     assert member.phone == "+8613900012345" and member.name == "王 小明" and member.gender == "male"
     assert member.card_no.startswith("8") and len(member.card_no) == 12
@@ -30,8 +36,13 @@ def test_enrol_reports_every_bad_field_at_once(in_alpha: World) -> None:
     with pytest.raises(ValidationFailed) as exc:
         member_enroll(
             actor=in_alpha.hq,
-            data={"phone": "12345", "gender": "maybe", "birthday": "2099-01-01", "email": "nope",
-                  "home_store_id": 999999},
+            data={
+                "phone": "12345",
+                "gender": "maybe",
+                "birthday": "2099-01-01",
+                "email": "nope",
+                "home_store_id": 999999,
+            },
         )
     assert set(exc.value.fields) == {"phone", "gender", "birthday", "email", "home_store"}
 
@@ -78,11 +89,13 @@ def test_update_via_api_is_scoped(alpha: World) -> None:
 def test_merge_moves_orders_fills_gaps_and_deletes_the_duplicate(in_alpha: World) -> None:
     keep = in_alpha.member_a
     duplicate = member_enroll(
-        actor=in_alpha.hq, data={"phone": "13900000099", "birthday": "1988-08-08", "city": "上海",
-                                 "home_store_id": in_alpha.store_a.pk},
+        actor=in_alpha.hq,
+        data={"phone": "13900000099", "birthday": "1988-08-08", "city": "上海", "home_store_id": in_alpha.store_a.pk},
     )
-    order_record(actor=in_alpha.hq, data={"order_no": "M-1", "store": "A001", "member": {"id": duplicate.pk},
-                                          "paid_amount": "120.00"})
+    order_record(
+        actor=in_alpha.hq,
+        data={"order_no": "M-1", "store": "A001", "member": {"id": duplicate.pk}, "paid_amount": "120.00"},
+    )
     merged = member_merge(actor=in_alpha.hq, keep_id=keep.pk, merge_id=duplicate.pk)
     assert merged.birthday.isoformat() == "1988-08-08" and merged.city == "上海"
     assert merged.order_count == 1 and str(merged.total_spend) == "120.00"
@@ -92,8 +105,10 @@ def test_merge_moves_orders_fills_gaps_and_deletes_the_duplicate(in_alpha: World
 
 
 def test_delete_keeps_orders_and_history(in_alpha: World) -> None:
-    order_record(actor=in_alpha.hq, data={"order_no": "D-1", "store": "A001", "member": {"id": in_alpha.member_a.pk},
-                                          "paid_amount": "10"})
+    order_record(
+        actor=in_alpha.hq,
+        data={"order_no": "D-1", "store": "A001", "member": {"id": in_alpha.member_a.pk}, "paid_amount": "10"},
+    )
     member_delete(actor=in_alpha.owner, member_id=in_alpha.member_a.pk)
     assert Order.objects.get(order_no="D-1").member_id is None
     assert MemberHistory.objects.filter(member_id=in_alpha.member_a.pk, action="deleted").exists()
@@ -103,9 +118,17 @@ def test_delete_keeps_orders_and_history(in_alpha: World) -> None:
 
 
 def test_profile_shows_the_whole_member(alpha: World) -> None:
-    api(alpha, "hq").post("/api/v1/orders", {"order_no": "P-1", "store": "A001", "member": {"id": alpha.member_a.pk},
-                                             "paid_amount": "88.00", "lines": [{"sku": "LATTE", "amount": "88.00"}]},
-                          format="json")
+    api(alpha, "hq").post(
+        "/api/v1/orders",
+        {
+            "order_no": "P-1",
+            "store": "A001",
+            "member": {"id": alpha.member_a.pk},
+            "paid_amount": "88.00",
+            "lines": [{"sku": "LATTE", "amount": "88.00"}],
+        },
+        format="json",
+    )
     profile = api(alpha, "marketing").get(f"/api/v1/members/{alpha.member_a.pk}/profile").json()
     assert profile["member"]["order_count"] == 1 and profile["member"]["phone"] == "138****0001"
     assert profile["recent_orders"][0]["lines"][0]["sku"] == "LATTE"

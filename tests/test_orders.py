@@ -19,8 +19,14 @@ from .conftest import World, api
 
 
 def order(world: World, no: str, amount: str = "100.00", **extra: Any) -> dict[str, Any]:
-    return {"order_no": no, "store": "A001", "member": {"phone": "13800000001"}, "paid_amount": amount,
-            "paid_at": "2026-11-20 12:00", **extra}
+    return {
+        "order_no": no,
+        "store": "A001",
+        "member": {"phone": "13800000001"},
+        "paid_amount": amount,
+        "paid_at": "2026-11-20 12:00",
+        **extra,
+    }
 
 
 def test_order_updates_member_stats_and_emits_order_paid(in_alpha: World) -> None:
@@ -46,10 +52,17 @@ def test_replay_returns_the_first_order_and_conflict_is_refused(in_alpha: World)
 
 def test_order_validation_names_each_field(in_alpha: World) -> None:
     with pytest.raises(ValidationFailed) as exc:
-        order_record(actor=in_alpha.hq, data={
-            "order_no": "", "store": "NOPE", "member": {"phone": "13999999999"}, "paid_amount": "-1",
-            "lines": [{"sku": "A", "amount": "x"}], "payment_methods": [{"method": "", "amount": "1"}],
-        })
+        order_record(
+            actor=in_alpha.hq,
+            data={
+                "order_no": "",
+                "store": "NOPE",
+                "member": {"phone": "13999999999"},
+                "paid_amount": "-1",
+                "lines": [{"sku": "A", "amount": "x"}],
+                "payment_methods": [{"method": "", "amount": "1"}],
+            },
+        )
     assert {"order_no", "store", "member", "paid_amount", "lines[0].amount", "payment_methods[0].method"} <= set(
         exc.value.fields
     )
@@ -62,17 +75,29 @@ def test_cashier_cannot_post_for_another_store(in_alpha: World) -> None:
 
 
 def test_partial_then_full_refund_never_exceeds_payment(in_alpha: World) -> None:
-    order_record(actor=in_alpha.hq, data=order(in_alpha, "F-1", "100.00", lines=[
-        {"sku": "A", "amount": "60.00"}, {"sku": "B", "amount": "40.00"}]))
+    order_record(
+        actor=in_alpha.hq,
+        data=order(in_alpha, "F-1", "100.00", lines=[{"sku": "A", "amount": "60.00"}, {"sku": "B", "amount": "40.00"}]),
+    )
     line_b = Order.objects.get(order_no="F-1").lines.get(sku="B")
-    refund_record(actor=in_alpha.hq, order_no="F-1", refund_no="RF-1", amount="40.00",
-                  lines=[{"line_id": line_b.pk, "amount": "40.00"}])
+    refund_record(
+        actor=in_alpha.hq,
+        order_no="F-1",
+        refund_no="RF-1",
+        amount="40.00",
+        lines=[{"line_id": line_b.pk, "amount": "40.00"}],
+    )
     member = Member.objects.get(pk=in_alpha.member_a.pk)
     assert member.total_spend == Decimal("60.00") and member.order_count == 1
     assert Order.objects.get(order_no="F-1").status == "partially_refunded"
     # Replaying the same refund changes nothing; a bigger one is refused with what is left.
-    refund_record(actor=in_alpha.hq, order_no="F-1", refund_no="RF-1", amount="40.00",
-                  lines=[{"line_id": line_b.pk, "amount": "40.00"}])
+    refund_record(
+        actor=in_alpha.hq,
+        order_no="F-1",
+        refund_no="RF-1",
+        amount="40.00",
+        lines=[{"line_id": line_b.pk, "amount": "40.00"}],
+    )
     with pytest.raises(ValidationFailed) as exc:
         refund_record(actor=in_alpha.hq, order_no="F-1", refund_no="RF-2", amount="60.01")
     assert "60.00" in exc.value.fields["amount"][0]
@@ -126,7 +151,9 @@ def test_fifty_concurrent_posts_of_one_order_record_it_once(committed: dict[str,
             assert Order.objects.filter(order_no="CONC-1").count() == 1
             member = Member.objects.get(pk=alpha.member_a.pk)
             assert member.order_count == 1 and member.total_spend == Decimal("88.00")
-            assert OutboxEvent.objects.filter(event_type="order.paid", tenant_schema=alpha.tenant.schema_name).count() == 1
+            assert (
+                OutboxEvent.objects.filter(event_type="order.paid", tenant_schema=alpha.tenant.schema_name).count() == 1
+            )
     finally:
         with tenant_context(alpha.tenant):
             Order.objects.filter(order_no="CONC-1").delete()

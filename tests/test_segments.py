@@ -25,10 +25,20 @@ NOW = datetime(2026, 6, 15, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
 def people(in_alpha: World) -> dict[str, Member]:
     """Five members with known attributes, plus the world's two (which match few conditions)."""
     with time_machine.travel(NOW, tick=False):
-        custom_fields.custom_field_create(actor=in_alpha.hq, label="饮品", field_type="multiple_choice", key="drinks",
-                                          config={"choices": ["咖啡", "茶", "果汁"]})
-        custom_fields.custom_field_create(actor=in_alpha.hq, label="会员等级备注", field_type="single_choice", key="level",
-                                          config={"choices": ["普通", "重要"]})
+        custom_fields.custom_field_create(
+            actor=in_alpha.hq,
+            label="饮品",
+            field_type="multiple_choice",
+            key="drinks",
+            config={"choices": ["咖啡", "茶", "果汁"]},
+        )
+        custom_fields.custom_field_create(
+            actor=in_alpha.hq,
+            label="会员等级备注",
+            field_type="single_choice",
+            key="level",
+            config={"choices": ["普通", "重要"]},
+        )
         custom_fields.custom_field_create(actor=in_alpha.hq, label="身高", field_type="number", key="height")
         custom_fields.custom_field_create(actor=in_alpha.hq, label="余额", field_type="decimal", key="credit")
         custom_fields.custom_field_create(actor=in_alpha.hq, label="纪念日", field_type="date", key="anniv")
@@ -40,25 +50,77 @@ def people(in_alpha: World) -> dict[str, Member]:
 
         now = timezone.now()
         people = {
-            "whale": member("鲸鱼", "+8613700000001", in_alpha.store_a, gender="female", total_spend=Decimal("9000"),
-                            order_count=30, m_score=5, f_score=5, r_score=1, last_purchase_at=now - timedelta(days=45),
-                            first_purchase_at=now - timedelta(days=700), lifecycle="at_risk", city="上海",
-                            birthday=date(1990, 6, 20),
-                            custom_fields={"drinks": ["咖啡", "茶"], "level": "重要", "height": 170,
-                                           "credit": "120.50", "anniv": "2020-06-16", "vip": True, "nick": "Whale"}),
-            "regular": member("常客", "+8613700000002", in_alpha.store_a, gender="male", total_spend=Decimal("3000"),
-                              order_count=12, m_score=4, f_score=4, r_score=5, last_purchase_at=now - timedelta(days=3),
-                              first_purchase_at=now - timedelta(days=300), lifecycle="active", city="上海",
-                              birthday=date(1985, 12, 1),
-                              custom_fields={"drinks": ["茶"], "level": "普通", "height": 180, "credit": "5.00",
-                                             "vip": False}),
-            "sleeper_b": member("沉睡", "+8613700000003", in_alpha.store_b, total_spend=Decimal("5000"), order_count=8,
-                                m_score=5, f_score=3, r_score=1, last_purchase_at=now - timedelta(days=200),
-                                first_purchase_at=now - timedelta(days=900), lifecycle="dormant", city="广州",
-                                custom_fields={"drinks": ["果汁"]}),
-            "newbie": member("新人", "+8613700000004", in_alpha.store_b, total_spend=Decimal("50"), order_count=1,
-                             m_score=1, f_score=1, r_score=5, last_purchase_at=now - timedelta(days=1),
-                             first_purchase_at=now - timedelta(days=1), lifecycle="new", channel="mini_program"),
+            "whale": member(
+                "鲸鱼",
+                "+8613700000001",
+                in_alpha.store_a,
+                gender="female",
+                total_spend=Decimal("9000"),
+                order_count=30,
+                m_score=5,
+                f_score=5,
+                r_score=1,
+                last_purchase_at=now - timedelta(days=45),
+                first_purchase_at=now - timedelta(days=700),
+                lifecycle="at_risk",
+                city="上海",
+                birthday=date(1990, 6, 20),
+                custom_fields={
+                    "drinks": ["咖啡", "茶"],
+                    "level": "重要",
+                    "height": 170,
+                    "credit": "120.50",
+                    "anniv": "2020-06-16",
+                    "vip": True,
+                    "nick": "Whale",
+                },
+            ),
+            "regular": member(
+                "常客",
+                "+8613700000002",
+                in_alpha.store_a,
+                gender="male",
+                total_spend=Decimal("3000"),
+                order_count=12,
+                m_score=4,
+                f_score=4,
+                r_score=5,
+                last_purchase_at=now - timedelta(days=3),
+                first_purchase_at=now - timedelta(days=300),
+                lifecycle="active",
+                city="上海",
+                birthday=date(1985, 12, 1),
+                custom_fields={"drinks": ["茶"], "level": "普通", "height": 180, "credit": "5.00", "vip": False},
+            ),
+            "sleeper_b": member(
+                "沉睡",
+                "+8613700000003",
+                in_alpha.store_b,
+                total_spend=Decimal("5000"),
+                order_count=8,
+                m_score=5,
+                f_score=3,
+                r_score=1,
+                last_purchase_at=now - timedelta(days=200),
+                first_purchase_at=now - timedelta(days=900),
+                lifecycle="dormant",
+                city="广州",
+                custom_fields={"drinks": ["果汁"]},
+            ),
+            "newbie": member(
+                "新人",
+                "+8613700000004",
+                in_alpha.store_b,
+                total_spend=Decimal("50"),
+                order_count=1,
+                m_score=1,
+                f_score=1,
+                r_score=5,
+                last_purchase_at=now - timedelta(days=1),
+                first_purchase_at=now - timedelta(days=1),
+                lifecycle="new",
+                channel="mini_program",
+            ),
             "prospect": member("路人", "+8613700000005", None),
         }
     return people
@@ -67,7 +129,8 @@ def people(in_alpha: World) -> dict[str, Member]:
 def names(world: World, rule: Any, persona: str = "hq") -> set[str]:
     with time_machine.travel(NOW, tick=False):
         return set(segment_members(actor=world.persona(persona), rule=rule).values_list("name", flat=True)) - {
-            "Alpha-张三", "Alpha-李四"
+            "Alpha-张三",
+            "Alpha-李四",
         }
 
 
@@ -196,8 +259,9 @@ def test_saved_segment_preview_and_add_tag_action(people: dict[str, Member], alp
     assert {m["name"] for m in preview["results"]} == {"鲸鱼", "沉睡"}
     tag = client.post("/api/v1/tags", {"name": "待激活"}, format="json").json()
     with time_machine.travel(NOW, tick=False):
-        acted = client.post(f"/api/v1/segments/{created.json()['id']}/actions/add_tag", {"tag_id": tag["id"]},
-                            format="json")
+        acted = client.post(
+            f"/api/v1/segments/{created.json()['id']}/actions/add_tag", {"tag_id": tag["id"]}, format="json"
+        )
     assert acted.json() == {"result": 2}
     bad = client.post("/api/v1/segments", {"name": "坏的", "rule": cond("x", "eq", 1)}, format="json")
     assert bad.status_code == 400 and "rule.field" in bad.json()["error"]["fields"]
@@ -205,7 +269,9 @@ def test_saved_segment_preview_and_add_tag_action(people: dict[str, Member], alp
 
 def test_automatic_tag_follows_its_rule(people: dict[str, Member], in_alpha: World) -> None:
     with time_machine.travel(NOW, tick=False):
-        tag = tag_create(actor=in_alpha.marketing, name="高价值客户", kind="auto", rule=cond("total_spend", "gte", 5000))
+        tag = tag_create(
+            actor=in_alpha.marketing, name="高价值客户", kind="auto", rule=cond("total_spend", "gte", 5000)
+        )
         assert set(MemberTag.objects.filter(tag=tag).values_list("member__name", flat=True)) == {"鲸鱼", "沉睡"}
         assert MemberTag.objects.filter(tag=tag, applied_by_rule=True).count() == 2
         Member.objects.filter(pk=people["sleeper_b"].pk).update(total_spend=10)

@@ -87,6 +87,6 @@ def read_table(data: bytes, filename: str) -> Table:
     name = filename.lower()
     if name.endswith(EXCEL_SUFFIXES) or data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         return _read_excel(data)
-    if name.endswith((".csv", ".txt", ".tsv")) or not name.rsplit(".", 1)[-1:]:
+    if name.endswith((".csv", ".txt", ".tsv")) or "." not in name:
         return _read_csv(data)
     raise TableError(_("Upload a CSV or Excel (.xlsx) file."))

@@ -9,6 +9,8 @@ import phonenumbers
 
 _MAINLAND_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _SEPARATORS = re.compile(r"[\s\-()（）.·]")
+# "1.38001380E+10" (scientific notation) or "13800138000.0", as Excel exports number cells.
+_EXCEL_NUMBER = re.compile(r"\d+(\.\d+)?[eE]\+?\d+|\d+\.0+")
 
 
 class InvalidPhone(ValueError):
@@ -21,15 +23,17 @@ def normalize_phone(raw: object, default_region: str = "CN") -> str:
     Accepts what merchants' spreadsheets hold: full-width digits, spaces and dashes, a ``+86`` or
     ``0086`` prefix, and numbers Excel turned into floats (``13800138000.0`` or ``1.38001380E+10``).
     """
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)  # Excel stores an unformatted phone column as numbers
     text = unicodedata.normalize("NFKC", str(raw if raw is not None else "")).strip()
-    text = _SEPARATORS.sub("", text)
-    if not text:
-        raise InvalidPhone("empty")
-    if re.fullmatch(r"\d+(\.\d+)?[eE]\+?\d+|\d+\.0+", text):
+    if _EXCEL_NUMBER.fullmatch(text):
         try:
             text = str(int(float(text)))
         except (OverflowError, ValueError) as exc:
             raise InvalidPhone(text) from exc
+    text = _SEPARATORS.sub("", text)
+    if not text:
+        raise InvalidPhone("empty")
     if text.startswith("0086"):
         text = "+86" + text[4:]
     # Fast path for the overwhelmingly common plain mainland mobile number.
