@@ -7,7 +7,7 @@ import pytest
 from huiyuan.members.models import Member, MemberHistory, Order
 from huiyuan.members.orders import order_record
 from huiyuan.members.services import member_delete, member_enroll, member_merge, member_update
-from huiyuan.platform.errors import NotFound, PermissionDenied, ValidationFailed
+from huiyuan.platform.errors import PermissionDenied, ValidationFailed
 from huiyuan.platform.events.models import OutboxEvent
 
 from .conftest import World, api
