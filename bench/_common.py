@@ -58,8 +58,10 @@ def report(
     baseline_label: str,
     ratio: float,
     scale: dict[str, Any],
+    peak_rss: float | None = None,
     **extra: Any,
 ) -> None:
+    """``peak_rss`` is the peak of the measured work when the same run also hosts a baseline."""
     result = {
         "bench": bench,
         "value": round(value, 4),
@@ -67,7 +69,7 @@ def report(
         "baseline": round(baseline, 4),
         "baseline_label": baseline_label,
         "ratio": round(ratio, 2),
-        "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_mb": round(peak_rss, 1) if peak_rss is not None else peak_rss_mb(),
         "scale": scale,
         **extra,
     }

@@ -93,13 +93,13 @@ class Member(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        # Every index costs each insert and import; these serve the member list per store, name
+        # search by prefix, and the value / recency segments (see bench/segment_query.py).
         indexes = [
             models.Index(fields=["home_store", "-id"]),
-            models.Index(fields=["last_purchase_at"]),
             models.Index(fields=["m_score", "last_purchase_at"]),
             models.Index(fields=["home_store", "m_score", "last_purchase_at"]),
-            models.Index(fields=["lifecycle"]),
-            models.Index(fields=["name"]),
+            models.Index(fields=["name"], name="member_name_prefix", opclasses=["varchar_pattern_ops"]),
             GinIndex(fields=["custom_fields"], name="member_custom_fields_gin"),
         ]
 

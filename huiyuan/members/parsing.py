@@ -16,6 +16,7 @@ _COMPACT_DATE_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _DATETIME_RE = re.compile(
     r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?[ T]+(\d{1,2})[:时](\d{1,2})(?:[:分](\d{1,2})(?:\.\d+)?秒?)?$"
 )
+_ISO_FAST = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?$")
 TRUE_WORDS = frozenset({"1", "true", "t", "yes", "y", "是", "有", "√", "✓", "对", "on"})
 FALSE_WORDS = frozenset({"0", "false", "f", "no", "n", "否", "无", "×", "✗", "不", "off"})
 
@@ -59,6 +60,8 @@ def parse_datetime(raw: Any, tz: Any) -> datetime:
     elif isinstance(raw, int | float) and not isinstance(raw, bool):
         whole = int(raw)
         value = datetime.combine(_excel_serial(whole), time.min) + timedelta(days=float(raw) - whole)
+    elif isinstance(raw, str) and _ISO_FAST.match(raw):
+        value = datetime.fromisoformat(raw)  # the common case, in C
     else:
         text = normalize_text(raw)
         match = _DATETIME_RE.match(text)

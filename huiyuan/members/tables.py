@@ -7,12 +7,14 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
 from django.utils.translation import gettext as _
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls
 
 
 class TableError(ValueError):
@@ -83,9 +85,41 @@ def _to_table(rows: list[list[Any]], encoding: str) -> Table:
     return Table(headers=headers, rows=data, encoding=encoding, first_row=start + 2)
 
 
+@dataclass
+class TableHead:
+    headers: list[str]
+    sample: list[list[Any]]
+    total_rows: int
+    encoding: str
+
+
+def read_head(data: bytes, filename: str, rows: int = 10) -> TableHead:
+    """Headers, the first data rows and the row count, without converting a whole spreadsheet
+    (what the upload and preview pages need)."""
+    if _is_excel(data, filename):
+        from python_calamine import CalamineWorkbook
+
+        try:
+            sheet = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0)
+            head = list(itertools.islice(sheet.iter_rows(), rows + 20))
+        except Exception as exc:  # noqa: BLE001 - calamine raises its own error types for broken files
+            raise TableError(_("The spreadsheet could not be read: %(reason)s") % {"reason": exc}) from exc
+        table = _to_table(head, "xlsx")
+        data_rows = sheet.height - (table.first_row - 1)
+        return TableHead(table.headers, [r for r in table.rows if r][:rows], max(0, data_rows), table.encoding)
+    table = read_table(data, filename)
+    return TableHead(
+        table.headers, [r for r in table.rows if r][:rows], sum(1 for r in table.rows if r), table.encoding
+    )
+
+
+def _is_excel(data: bytes, filename: str) -> bool:
+    return filename.lower().endswith(EXCEL_SUFFIXES) or data[:4] == b"PK\x03\x04" or data[:8] == OLE_MAGIC
+
+
 def read_table(data: bytes, filename: str) -> Table:
     name = filename.lower()
-    if name.endswith(EXCEL_SUFFIXES) or data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+    if _is_excel(data, filename):
         return _read_excel(data)
     if name.endswith((".csv", ".txt", ".tsv")) or "." not in name:
         return _read_csv(data)

@@ -26,7 +26,7 @@ EMPTY_STRINGS = frozenset({"", "-", "—", "n/a", "null", "none", "无", "空"})
 
 
 def is_blank(raw: Any) -> bool:
-    if raw is None:
+    if raw is None or raw == "":
         return True
     if isinstance(raw, str):
         return raw.strip().lower() in EMPTY_STRINGS
