@@ -165,6 +165,14 @@ def target_choices(fields: dict[str, CustomField]) -> dict[str, str]:
     return labels
 
 
+def _targets(kind: str) -> dict[str, str]:
+    if kind == ImportJob.Kind.ORDERS:
+        from .order_imports import order_target_choices
+
+        return order_target_choices()
+    return target_choices(active_fields_by_key())
+
+
 def suggest_mapping(headers: list[str], fields: dict[str, CustomField]) -> dict[str, str]:
     aliases: dict[str, str] = {}
     for target, names in CORE_TARGETS.items():
@@ -185,8 +193,10 @@ def suggest_mapping(headers: list[str], fields: dict[str, CustomField]) -> dict[
 
 
 # ---- upload, preview, start ---------------------------------------------------------------------
-def import_upload(*, actor: Any, filename: str, content: bytes) -> ImportJob:
+def import_upload(*, actor: Any, filename: str, content: bytes, kind: str = ImportJob.Kind.MEMBERS) -> ImportJob:
     check_permission(actor, "members.member.import")
+    if kind not in ImportJob.Kind.values:
+        raise ValidationFailed(fields={"kind": [_("Import members or order history.")]})
     if not content:
         raise ValidationFailed(fields={"file": [_("The file is empty.")]})
     if len(content) > MAX_UPLOAD_BYTES:
@@ -195,10 +205,15 @@ def import_upload(*, actor: Any, filename: str, content: bytes) -> ImportJob:
         head = read_head(content, filename)
     except TableError as exc:
         raise ValidationFailed(fields={"file": [str(exc)]}) from exc
-    mapping = suggest_mapping(head.headers, active_fields_by_key())
+    if kind == ImportJob.Kind.ORDERS:
+        from .order_imports import suggest_order_mapping
+
+        mapping = suggest_order_mapping(head.headers)
+    else:
+        mapping = suggest_mapping(head.headers, active_fields_by_key())
     with transaction.atomic():
         job = ImportJob.objects.create(
-            kind=ImportJob.Kind.MEMBERS,
+            kind=kind,
             content=content,
             original_name=filename[:255],
             mapping=mapping,
@@ -225,7 +240,7 @@ def import_preview(*, actor: Any, job_id: int) -> dict[str, Any]:
         "headers": head.headers,
         "rows": [[_cell_text(v) for v in row] for row in head.sample[:PREVIEW_ROWS]],
         "mapping": job.mapping,
-        "targets": target_choices(active_fields_by_key()),
+        "targets": _targets(job.kind),
         "total_rows": job.total_rows,
         "encoding": head.encoding,
     }
@@ -240,31 +255,50 @@ def _cell_text(value: Any) -> str:
 
 
 def import_start(
-    *, actor: Any, job_id: int, mapping: dict[str, str], upsert_by: str = "phone", update_existing: bool = True
+    *,
+    actor: Any,
+    job_id: int,
+    mapping: dict[str, str],
+    upsert_by: str = "phone",
+    update_existing: bool = True,
+    unknown_members: str = "create",
 ) -> ImportJob:
     job = import_access(actor=actor, job_id=job_id)
     if job.status != ImportJob.Status.UPLOADED:
         raise ValidationFailed(fields={"job": [_("This import has already been started.")]})
-    targets = target_choices(active_fields_by_key())
+    targets = _targets(job.kind)
     errors: dict[str, list[str]] = {}
     chosen = [t for t in mapping.values() if t]
     if unknown := sorted({t for t in chosen if t not in targets}):
         errors["mapping"] = [_("Unknown fields: %(f)s") % {"f": ", ".join(unknown)}]
     if duplicated := sorted({t for t in chosen if chosen.count(t) > 1}):
         errors.setdefault("mapping", []).append(_("Mapped more than once: %(f)s") % {"f": ", ".join(duplicated)})
-    if upsert_by not in ("phone", "card_no"):
-        errors["upsert_by"] = [_("Match members by phone or by card number.")]
-    elif upsert_by not in chosen:
-        errors["upsert_by"] = [_("Map a column to the field used to match members.")]
-    if "phone" not in chosen:
-        errors.setdefault("mapping", []).append(_("Map a column to the phone number: every member needs one."))
+    if job.kind == ImportJob.Kind.ORDERS:
+        options: dict[str, Any] = {"unknown_members": unknown_members}
+        if unknown_members not in ("create", "report"):
+            errors["unknown_members"] = [_("Create unknown members or report them.")]
+        needed = {"order_no": _("order number"), "paid_at": _("time"), "store": _("store")}
+        if missing := [str(label) for target, label in needed.items() if target not in chosen]:
+            errors.setdefault("mapping", []).append(_("Map columns to: %(f)s") % {"f": ", ".join(missing)})
+        if "paid_amount" not in chosen and "line_amount" not in chosen:
+            errors.setdefault("mapping", []).append(_("Map a column to the amount."))
+        if "phone" not in chosen and "card_no" not in chosen:
+            errors.setdefault("mapping", []).append(_("Map a column to the member's phone or card number."))
+    else:
+        options = {"upsert_by": upsert_by, "update_existing": update_existing}
+        if upsert_by not in ("phone", "card_no"):
+            errors["upsert_by"] = [_("Match members by phone or by card number.")]
+        elif upsert_by not in chosen:
+            errors["upsert_by"] = [_("Map a column to the field used to match members.")]
+        if "phone" not in chosen:
+            errors.setdefault("mapping", []).append(_("Map a column to the phone number: every member needs one."))
     if errors:
         raise ValidationFailed(fields=errors)
     from .tasks import run_import_task
 
     with transaction.atomic():
         job.mapping = {h: t for h, t in mapping.items() if t}
-        job.options = {"upsert_by": upsert_by, "update_existing": update_existing}
+        job.options = options
         job.status = ImportJob.Status.QUEUED
         job.save(update_fields=["mapping", "options", "status"])
         transaction.on_commit(lambda: run_import_task.delay(job.pk))
@@ -309,6 +343,8 @@ def import_run(job_id: int) -> ImportJob:
     actor = User.objects.filter(pk=job.created_by_id).first() if job.created_by_id else None
     try:
         table = read_table(bytes(job.content), job.original_name)
+        if job.kind == ImportJob.Kind.ORDERS:
+            return _run_order_import(job, actor, table)
         outcome = import_members(
             actor=actor,
             table=table,
@@ -332,6 +368,30 @@ def import_run(job_id: int) -> ImportJob:
         error_count=len(outcome.errors),
         errors=[e.as_dict() for e in outcome.errors],
         message=", ".join(f"{stage} {seconds:.2f}s" for stage, seconds in outcome.timings.items()),
+        finished_at=timezone.now(),
+    )
+    job.refresh_from_db()
+    return job
+
+
+def _run_order_import(job: ImportJob, actor: Any, table: Table) -> ImportJob:
+    from .order_imports import import_orders
+
+    result = import_orders(
+        actor=actor,
+        table=table,
+        mapping=job.mapping,
+        source=f"import:{job.pk}",
+        unknown_members=job.options.get("unknown_members", "create"),
+    )
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportJob.Status.DONE,
+        processed_rows=job.total_rows,
+        created_count=result.created,
+        unchanged_count=result.skipped,
+        error_count=len(result.errors),
+        errors=[e.as_dict() for e in result.errors],
+        message=_("%(n)d members created, %(s).2f s") % {"n": result.members_created, "s": result.seconds},
         finished_at=timezone.now(),
     )
     job.refresh_from_db()

@@ -112,9 +112,10 @@ WHERE m.id = s.member_id
 """
 
 
-def stats_rebuild(member_ids: list[int] | None = None) -> int:
+def stats_rebuild(member_ids: list[int] | None = None, *, rfm: bool = True) -> int:
     """Recompute purchase statistics from orders in one statement (after bulk loads of history),
-    then lifecycle and R/F/M. Returns how many members were rebuilt."""
+    then lifecycle (and R/F/M quintiles, which move with everyone's purchases, unless ``rfm`` is
+    off: the nightly job does them). Returns how many members were rebuilt."""
     from .models import Order
 
     only = "AND member_id = ANY(%s)" if member_ids is not None else ""
@@ -128,5 +129,27 @@ def stats_rebuild(member_ids: list[int] | None = None) -> int:
             [member_ids] if member_ids is not None else None,
         )
         rebuilt = cursor.rowcount
-    stats_recompute_nightly()
+    if rfm:
+        stats_recompute_nightly()
+    else:
+        lifecycle_recompute(member_ids)
     return rebuilt
+
+
+def lifecycle_recompute(member_ids: list[int] | None = None) -> int:
+    settings = member_settings()
+    table = connection.ops.quote_name(Member._meta.db_table)
+    params: dict[str, Any] = {
+        "now": timezone.now(),
+        "new": settings.new_days,
+        "active": settings.active_days,
+        "at_risk": settings.at_risk_days,
+        "dormant": settings.dormant_days,
+        "ids": member_ids,
+    }
+    sql = LIFECYCLE_SQL.format(table=table)
+    if member_ids is not None:
+        sql += " AND id = ANY(%(ids)s)"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount

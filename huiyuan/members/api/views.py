@@ -375,7 +375,12 @@ class ImportListView(TenantAPIView):
         upload = request.FILES.get("file")
         if upload is None:
             raise ValidationFailed(fields={"file": ["Attach a CSV or Excel file."]})
-        job = imports.import_upload(actor=request.user, filename=upload.name or "upload.csv", content=upload.read())
+        job = imports.import_upload(
+            actor=request.user,
+            filename=upload.name or "upload.csv",
+            content=upload.read(),
+            kind=str(request.POST.get("kind") or "members"),
+        )
         return Response(ImportJobSerializer(job).data, status=status.HTTP_201_CREATED)
 
 
@@ -406,6 +411,7 @@ class ImportStartView(TenantAPIView):
             mapping={str(k): str(v or "") for k, v in mapping.items()},
             upsert_by=str(_body(request).get("upsert_by", "phone")),
             update_existing=bool(_body(request).get("update_existing", True)),
+            unknown_members=str(_body(request).get("unknown_members", "create")),
         )
         return Response(ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
