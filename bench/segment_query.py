@@ -85,7 +85,9 @@ def load(members: int, orders: int, store_ids: list[int]) -> None:
 
     started = time.perf_counter()
     rebuilt = stats_rebuild()
-    print(f"stats for {rebuilt:,} buyers (orders → member stats, lifecycle, RFM) in {time.perf_counter() - started:.1f} s")
+    print(
+        f"stats for {rebuilt:,} buyers (orders → member stats, lifecycle, RFM) in {time.perf_counter() - started:.1f} s"
+    )
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE members_member")
         cursor.execute("ANALYZE members_order")
@@ -103,8 +105,9 @@ def run(members: int, orders: int, repeats: int) -> None:
     from huiyuan.tenants.services import tenant_signup
 
     call_command("setup_platform", verbosity=0, pool_size=1)
-    tenant = tenant_signup(name="人群测试", subdomain="segments", owner_phone="13900000000", owner_email="",
-                           password="Bench-pass-2026").tenant
+    tenant = tenant_signup(
+        name="人群测试", subdomain="segments", owner_phone="13900000000", owner_email="", password="Bench-pass-2026"
+    ).tenant
     with tenant_context(tenant):
         stores = [Store.objects.create(code=f"S{i:03d}", name=f"门店{i}") for i in range(STORES)]
         manager = User.objects.create(username="manager", role=Role.STORE_MANAGER)
@@ -145,10 +148,15 @@ def run(members: int, orders: int, repeats: int) -> None:
     print(f"ours p50 {value * 1000:.1f} ms, p95 {p95(timings) * 1000:.1f} ms; on the fly {baseline:.2f} s")
     print(plan)
     report(
-        bench="segment_query", value=value, unit="s (count + first page of 50, store-scoped, p50)",
-        baseline=baseline, baseline_label="same answer aggregated from orders on the fly (median of 3)",
-        ratio=baseline / value, scale={"members": members, "orders": orders, "stores": STORES, "manager_stores": 2},
-        p95_s=round(p95(timings), 4), matching_members=result[0],
+        bench="segment_query",
+        value=value,
+        unit="s (count + first page of 50, store-scoped, p50)",
+        baseline=baseline,
+        baseline_label="same answer aggregated from orders on the fly (median of 3)",
+        ratio=baseline / value,
+        scale={"members": members, "orders": orders, "stores": STORES, "manager_stores": 2},
+        p95_s=round(p95(timings), 4),
+        matching_members=result[0],
     )
 
 

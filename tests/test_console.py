@@ -111,3 +111,119 @@ def test_public_signup_page_creates_a_merchant(alpha: World) -> None:
         "/", {"name": "美发沙龙", "subdomain": "salon", "owner_phone": "13600001111", "password": "Salon-2026x"}
     )
     assert page.status_code == 200 and "salon.localhost" in page.content.decode()
+
+
+@pytest.mark.parametrize("path", ["/members/new/", "/fields/", "/segments/", "/imports/"])
+def test_member_pages_render_in_both_languages(alpha: World, path: str) -> None:
+    for lang in ("zh-hans", "en"):
+        assert console(alpha, "owner", lang).get(path).status_code == 200
+
+
+def test_member_profile_is_scoped_to_the_managers_store(alpha: World) -> None:
+    client = console(alpha, "manager_a")
+    page = client.get(f"/members/{alpha.member_a.pk}/")
+    assert page.status_code == 200 and "13800000001" in page.content.decode()
+    assert client.get(f"/members/{alpha.member_b.pk}/").status_code == 404
+    assert "138****0001" in console(alpha, "marketing").get(f"/members/{alpha.member_a.pk}/").content.decode()
+
+
+def test_enrol_and_edit_a_member_with_a_custom_field(alpha: World) -> None:
+    from huiyuan.members.custom_fields import custom_field_create
+    from huiyuan.members.models import Member
+
+    with tenant_context(alpha.tenant):
+        custom_field_create(
+            actor=alpha.hq, label="口味", field_type="single_choice", key="taste", config={"choices": ["甜", "咸"]}
+        )
+    connection.set_schema_to_public()
+    client = console(alpha, "manager_a")
+    bad = client.post(
+        "/members/new/", {"phone": "123", "name": "新客", "home_store_id": alpha.store_a.pk, "cf_taste": "辣"}
+    )
+    html = bad.content.decode()
+    assert bad.status_code == 200 and "is-invalid" in html and "甜 / 咸" in html
+    done = client.post(
+        "/members/new/",
+        {
+            "phone": "13912345678",
+            "name": "新客",
+            "gender": "female",
+            "home_store_id": alpha.store_a.pk,
+            "cf_taste": "甜",
+        },
+    )
+    assert done.status_code == 302
+    with tenant_context(alpha.tenant):
+        member = Member.objects.get(phone="+8613912345678")
+        assert member.custom_fields == {"taste": "甜"} and member.home_store_id == alpha.store_a.pk
+    connection.set_schema_to_public()
+    edited = client.post(
+        f"/members/{member.pk}/edit/",
+        {
+            "phone": "13912345678",
+            "name": "老客",
+            "gender": "female",
+            "home_store_id": alpha.store_a.pk,
+            "cf_taste": "咸",
+        },
+    )
+    assert edited.status_code == 302
+    profile = client.get(f"/members/{member.pk}/").content.decode()
+    assert "老客" in profile and "咸" in profile
+
+
+def test_import_pages_map_columns_and_show_the_outcome(alpha: World) -> None:
+    import io
+
+    from huiyuan.members.imports import import_run
+
+    client = console(alpha, "hq")
+    upload = io.BytesIO("手机号,姓名,生日\n13811112222,甲,1990-01-01\n123,乙,1990-01-01\n".encode())
+    upload.name = "m.csv"
+    response = client.post("/imports/", {"file": upload, "kind": "members"})
+    assert response.status_code == 302
+    mapping_page = client.get(response["Location"]).content.decode()
+    assert 'value="phone" selected' in mapping_page and "13811112222" in mapping_page
+    started = client.post(
+        response["Location"],
+        {"map_0": "phone", "map_1": "name", "map_2": "birthday", "upsert_by": "phone", "update_existing": "on"},
+    )
+    assert started.status_code == 302
+    job_id = int(response["Location"].rstrip("/").split("/")[-1])
+    with tenant_context(alpha.tenant):
+        import_run(job_id)
+    connection.set_schema_to_public()
+    status = client.get(response["Location"]).content.decode()
+    assert "/errors.csv" in status and "123" in status
+
+
+def test_segment_page_counts_and_saves(alpha: World) -> None:
+    client = console(alpha, "marketing")
+    page = client.post(
+        "/segments/", {"rule": '{"field": "name", "op": "contains", "value": "张"}', "action": "preview"}
+    )
+    assert page.status_code == 200 and "Alpha-张三" in page.content.decode()
+    bad = client.post("/segments/", {"rule": '{"field": "nope", "op": "eq", "value": 1}', "action": "preview"})
+    assert "rule.field" in bad.content.decode()
+    client.post("/segments/", {"rule": '{"field": "city", "op": "is_empty"}', "action": "save", "name": "无城市"})
+    assert "无城市" in client.get("/segments/").content.decode()
+
+
+def test_fields_page_creates_renames_and_archives(alpha: World) -> None:
+    from huiyuan.members.models import CustomField
+
+    client = console(alpha, "hq")
+    client.post(
+        "/fields/",
+        {"action": "create", "label": "爱好", "field_type": "multiple_choice", "choices": "跑步，读书", "key": ""},
+    )
+    with tenant_context(alpha.tenant):
+        field = CustomField.objects.get(label="爱好")
+        assert field.config["choices"] == ["跑步", "读书"]
+    connection.set_schema_to_public()
+    client.post("/fields/", {"action": "rename", "field_id": field.pk, "label": "兴趣爱好"})
+    client.post("/fields/", {"action": "archive", "field_id": field.pk})
+    with tenant_context(alpha.tenant):
+        field.refresh_from_db()
+        assert field.label == "兴趣爱好" and field.archived_at is not None
+    connection.set_schema_to_public()

@@ -13,6 +13,9 @@ from huiyuan.platform.access import has_operation
 NAVIGATION = [
     ("console:home", _("Overview"), None),
     ("console:members", _("Members"), "members.member.view"),
+    ("console:segments", _("Segments"), "members.member.view"),
+    ("console:imports", _("Import"), "members.member.import"),
+    ("console:fields", _("Member fields"), "members.field.manage"),
     ("console:stores", _("Stores"), "platform.store.view"),
     ("console:staff", _("Staff"), "platform.staff.view"),
     ("console:roles", _("Roles"), "platform.staff.view"),

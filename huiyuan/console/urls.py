@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import member_views, views
 
 app_name = "console"
 
@@ -10,6 +10,16 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="console/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("members/", views.members, name="members"),
+    path("members/new/", member_views.member_new, name="member-new"),
+    path("members/export/", member_views.member_export, name="member-export"),
+    path("members/<int:member_id>/", member_views.member_profile, name="member"),
+    path("members/<int:member_id>/edit/", member_views.member_edit, name="member-edit"),
+    path("members/<int:member_id>/tags/", member_views.member_tag, name="member-tag"),
+    path("fields/", member_views.field_list, name="fields"),
+    path("segments/", member_views.segment_page, name="segments"),
+    path("imports/", member_views.import_page, name="imports"),
+    path("imports/<int:job_id>/", member_views.import_detail, name="import"),
+    path("imports/<int:job_id>/errors.csv", member_views.import_errors, name="import-errors"),
     path("stores/", views.stores, name="stores"),
     path("stores/new/", views.store_edit, name="store-new"),
     path("stores/<int:store_id>/", views.store_edit, name="store-edit"),

@@ -1,0 +1,333 @@
+"""Console pages for members: list, profile (360°), enrol / edit with custom fields, custom field
+design, segments with live preview, import with column mapping and progress, export."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from huiyuan.members import custom_fields, exports, imports, segments, selectors, services, tags
+from huiyuan.members.fields import registry
+from huiyuan.members.models import ImportJob, Member, MemberHistory, Order
+from huiyuan.platform.access import can
+from huiyuan.platform.errors import ValidationFailed
+
+from .forms import error_context
+from .views import PAGE_SIZE, _guarded
+
+CORE_FORM_FIELDS = ("phone", "name", "gender", "birthday", "province", "city", "email", "home_store_id")
+
+
+def _custom_form_fields(member: Member | None, posted: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    rows = []
+    for field in custom_fields.custom_field_list():
+        value = (posted or {}).get(field.key, member.custom_fields.get(field.key) if member else None)
+        rows.append(
+            {
+                "field": field,
+                "value": value,
+                "choices": field.config.get("choices", []),
+                "display": registry.get(field.field_type).display(value, field) if value not in (None, "") else "",
+            }
+        )
+    return rows
+
+
+def _posted_custom(request: HttpRequest) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for field in custom_fields.custom_field_list():
+        name = f"cf_{field.key}"
+        if field.field_type == "multiple_choice":
+            values[field.key] = request.POST.getlist(name)
+        elif field.field_type == "boolean":
+            values[field.key] = request.POST.get(name, "")
+        else:
+            values[field.key] = request.POST.get(name, "")
+    return values
+
+
+@_guarded("members.member.view")
+def member_profile(request: HttpRequest, member_id: int) -> HttpResponse:
+    member = selectors.member_access_by_id(actor=request.user, member_id=member_id)
+    context = {
+        "member": member,
+        "phone": selectors.visible_phone(request.user, member, for_display=True),
+        "custom": custom_fields.display_custom_values(member, custom_fields.custom_field_list()),
+        "tags": member.member_tags.select_related("tag", "applied_by"),
+        "manual_tags": tags.tag_list().filter(kind="manual"),
+        "orders": Order.objects.filter(member=member).select_related("store").prefetch_related("lines")[:20],
+        "history": MemberHistory.objects.filter(member_id=member.pk)[:30],
+        "can_edit": can(request.user, "members.member.update", member),
+    }
+    return render(request, "console/member_profile.html", context)
+
+
+@_guarded("members.member.create")
+def member_new(request: HttpRequest) -> HttpResponse:
+    return _member_form(request, None)
+
+
+@_guarded("members.member.update")
+def member_edit(request: HttpRequest, member_id: int) -> HttpResponse:
+    return _member_form(request, selectors.member_access_by_id(actor=request.user, member_id=member_id))
+
+
+def _member_form(request: HttpRequest, member: Member | None) -> HttpResponse:
+    context: dict[str, Any] = {
+        "member": member,
+        "genders": Member.Gender.choices,
+        "stores": selectors_store_choices(request.user),
+        "values": {f: getattr(member, f) if member else "" for f in CORE_FORM_FIELDS},
+        "custom": _custom_form_fields(member),
+        "can_edit_phone": member is None or can(request.user, "members.pii.view", member),
+    }
+    if member:
+        context["values"]["phone"] = selectors.visible_phone(request.user, member, for_display=True)
+    if request.method == "POST":
+        data: dict[str, Any] = {f: request.POST.get(f, "") for f in CORE_FORM_FIELDS}
+        if member and not context["can_edit_phone"]:
+            data.pop("phone")
+        data["home_store_id"] = data.get("home_store_id") or None
+        data["custom_fields"] = _posted_custom(request)
+        context["values"] = {**context["values"], **data}
+        context["custom"] = _custom_form_fields(member, data["custom_fields"])
+        try:
+            if member:
+                if data.get("phone") and data["phone"] == selectors.visible_phone(
+                    request.user, member, for_display=True
+                ):
+                    data.pop("phone")
+                saved = services.member_update(actor=request.user, member_id=member.pk, data=data, source="console")
+            else:
+                saved = services.member_enroll(actor=request.user, data=data, source="console")
+        except ValidationFailed as exc:
+            context.update(error_context(exc))
+            context["custom_errors"] = {
+                k.split(".", 1)[1]: v for k, v in exc.fields.items() if k.startswith("custom_fields.")
+            }
+        else:
+            messages.success(request, _("Member saved."))
+            return redirect("console:member", member_id=saved.pk)
+    return render(request, "console/member_form.html", context)
+
+
+def selectors_store_choices(actor: Any) -> Any:
+    from huiyuan.members.stores import store_list
+
+    return store_list(actor=actor)
+
+
+@require_POST
+@_guarded("members.member.update")
+def member_tag(request: HttpRequest, member_id: int) -> HttpResponse:
+    tag_id = request.POST.get("tag", "")
+    if tag_id.isdigit():
+        if request.POST.get("remove"):
+            tags.tag_remove(actor=request.user, member_id=member_id, tag_id=int(tag_id))
+        else:
+            tags.tag_apply(actor=request.user, member_id=member_id, tag_id=int(tag_id))
+    return redirect("console:member", member_id=member_id)
+
+
+# ---- custom fields ------------------------------------------------------------------------------
+@_guarded("members.field.manage")
+def field_list(request: HttpRequest) -> HttpResponse:
+    context: dict[str, Any] = {
+        "fields": custom_fields.custom_field_list(include_archived=True),
+        "types": [(k, t.label) for k, t in registry.all_types().items()],
+        "values": {},
+    }
+    if request.method == "POST":
+        action = request.POST.get("action", "create")
+        field_id = request.POST.get("field_id", "")
+        try:
+            if action == "create":
+                values = {
+                    k: request.POST.get(k, "")
+                    for k in ("label", "field_type", "key", "help_text", "choices", "min", "max")
+                }
+                context["values"] = values
+                config: dict[str, Any] = {}
+                if values["choices"].strip():
+                    config["choices"] = [
+                        c.strip() for c in values["choices"].replace("，", ",").split(",") if c.strip()
+                    ]
+                for bound in ("min", "max"):
+                    if values[bound].strip():
+                        config[bound] = values[bound].strip()
+                custom_fields.custom_field_create(
+                    actor=request.user,
+                    label=values["label"],
+                    field_type=values["field_type"],
+                    key=values["key"] or None,
+                    required=bool(request.POST.get("required")),
+                    unique=bool(request.POST.get("unique")),
+                    config=config,
+                    help_text=values["help_text"],
+                )
+                messages.success(request, _("Field created."))
+            elif action == "rename" and field_id.isdigit():
+                custom_fields.custom_field_update(
+                    actor=request.user, field_id=int(field_id), label=request.POST.get("label", "")
+                )
+            elif action in ("archive", "restore") and field_id.isdigit():
+                custom_fields.custom_field_set_archived(
+                    actor=request.user, field_id=int(field_id), archived=action == "archive"
+                )
+            elif action in ("up", "down") and field_id.isdigit():
+                ids = list(custom_fields.custom_field_list(include_archived=True).values_list("pk", flat=True))
+                index = ids.index(int(field_id))
+                other = index - 1 if action == "up" else index + 1
+                if 0 <= other < len(ids):
+                    ids[index], ids[other] = ids[other], ids[index]
+                    custom_fields.custom_field_reorder(actor=request.user, ordered_ids=ids)
+        except ValidationFailed as exc:
+            context.update(error_context(exc))
+        else:
+            return redirect("console:fields")
+    return render(request, "console/fields.html", context)
+
+
+# ---- segments -----------------------------------------------------------------------------------
+EXAMPLE_RULE = {
+    "and": [
+        {"field": "m_score", "op": "gte", "value": 4},
+        {"field": "last_purchase_at", "op": "not_within_last", "value": 30},
+    ]
+}
+
+
+@_guarded("members.member.view")
+def segment_page(request: HttpRequest) -> HttpResponse:
+    saved = segments.segment_list(actor=request.user)
+    selected = request.GET.get("segment", "")
+    rule_text = request.POST.get("rule") or ""
+    if not rule_text and selected.isdigit():
+        rule_text = json.dumps(
+            segments.segment_get(actor=request.user, segment_id=int(selected)).rule, ensure_ascii=False, indent=2
+        )
+    rule_text = rule_text or json.dumps(EXAMPLE_RULE, ensure_ascii=False, indent=2)
+    context: dict[str, Any] = {
+        "saved": saved,
+        "rule_text": rule_text,
+        "name": request.POST.get("name", ""),
+        "can_manage": can(request.user, "members.segment.manage"),
+        "manual_tags": tags.tag_list().filter(kind="manual"),
+        "perms_export": can(request.user, "members.member.export"),
+    }
+    if request.method == "POST":
+        try:
+            rule = json.loads(rule_text)
+        except json.JSONDecodeError as exc:
+            context.update(errors={"rule": [_("Not valid JSON: %(e)s") % {"e": exc}]})
+        else:
+            try:
+                action = request.POST.get("action", "preview")
+                if action == "save":
+                    segments.segment_save(actor=request.user, name=context["name"], rule=rule)
+                    messages.success(request, _("Segment saved."))
+                elif action == "tag" and request.POST.get("tag", "").isdigit():
+                    count = tags.tag_segment(actor=request.user, tag_id=int(request.POST["tag"]), rule=rule)
+                    messages.success(request, _("Tagged %(n)d members.") % {"n": count})
+                elif action == "auto_tag":
+                    tags.tag_create(actor=request.user, name=context["name"], kind="auto", rule=rule)
+                    messages.success(request, _("Automatic tag created."))
+                elif action == "export":
+                    content, _count = exports.export_members(actor=request.user, rule=rule, file_format="xlsx")
+                    response = HttpResponse(
+                        content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+                    )
+                    response["Content-Disposition"] = 'attachment; filename="segment.xlsx"'
+                    return response
+                qs = segments.segment_members(actor=request.user, rule=rule).select_related("home_store")
+                context["count"] = qs.count()
+                context["rows"] = [
+                    {"member": m, "phone": selectors.visible_phone(request.user, m, for_display=True)}
+                    for m in qs[:PAGE_SIZE]
+                ]
+            except ValidationFailed as exc:
+                context.update(error_context(exc))
+    return render(request, "console/segments.html", context)
+
+
+# ---- import and export --------------------------------------------------------------------------
+@_guarded("members.member.import")
+def import_page(request: HttpRequest) -> HttpResponse:
+    context: dict[str, Any] = {"jobs": ImportJob.objects.defer("content", "errors")[:20]}
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        try:
+            if upload is None:
+                raise ValidationFailed(fields={"file": [_("Choose a CSV or Excel file.")]})
+            job = imports.import_upload(
+                actor=request.user,
+                filename=upload.name or "upload.csv",
+                content=upload.read(),
+                kind=request.POST.get("kind", "members"),
+            )
+        except ValidationFailed as exc:
+            context.update(error_context(exc))
+        else:
+            return redirect("console:import", job_id=job.pk)
+    return render(request, "console/imports.html", context)
+
+
+@_guarded("members.member.import")
+def import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = imports.import_access(actor=request.user, job_id=job_id)
+    context: dict[str, Any] = {"job": job}
+    if job.status == ImportJob.Status.UPLOADED:
+        preview = imports.import_preview(actor=request.user, job_id=job_id)
+        context["preview"] = preview
+        context["columns"] = [
+            {"header": h, "target": preview["mapping"].get(h, ""), "index": i} for i, h in enumerate(preview["headers"])
+        ]
+        if request.method == "POST":
+            mapping = {h: request.POST.get(f"map_{i}", "") for i, h in enumerate(preview["headers"])}
+            try:
+                imports.import_start(
+                    actor=request.user,
+                    job_id=job_id,
+                    mapping=mapping,
+                    upsert_by=request.POST.get("upsert_by", "phone"),
+                    update_existing=request.POST.get("update_existing") == "on",
+                    unknown_members=request.POST.get("unknown_members", "create"),
+                )
+            except ValidationFailed as exc:
+                context.update(error_context(exc))
+                for column in context["columns"]:
+                    column["target"] = mapping[column["header"]]
+            else:
+                return redirect("console:import", job_id=job_id)
+    else:
+        context["errors_preview"] = job.errors[:50] if job.status == ImportJob.Status.DONE else []
+    template = "console/_import_status.html" if request.headers.get("HX-Request") else "console/import_detail.html"
+    return render(request, template, context)
+
+
+@_guarded("members.member.import")
+def import_errors(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = imports.import_access(actor=request.user, job_id=job_id)
+    response = HttpResponse(imports.error_report_csv(job), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
+    return response
+
+
+@_guarded("members.member.export")
+def member_export(request: HttpRequest) -> HttpResponse:
+    file_format = "xlsx" if request.GET.get("format") == "xlsx" else "csv"
+    content, _count = exports.export_members(actor=request.user, file_format=file_format)
+    content_type = (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        if file_format == "xlsx"
+        else "text/csv; charset=utf-8"
+    )
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="members.{file_format}"'
+    return response
