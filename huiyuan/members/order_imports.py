@@ -162,72 +162,66 @@ def import_orders(
     orders: dict[str, _Order] = {}
     has_lines = "line_amount" in col or "sku" in col
 
-    def cell(row: list[Any], target: str) -> Any:
-        index = col.get(target)
-        return row[index] if index is not None and index < len(row) else None
-
+    headers = table.headers
+    cent = Decimal("0.01")
+    columns = list(col.items())
     for offset, row in enumerate(table.rows):
         if not row:
             continue
         number = table.first_row + offset
+        cells = {target: row[index] for target, index in columns}  # rows are padded to the header width
         errors: list[RowError] = []
 
-        def fail(target: str, reason: str, row: list[Any] = row, number: int = number) -> None:
-            raw = cell(row, target)
-            errors.append(RowError(number, table.headers[col[target]], _cell_text(raw), reason))  # noqa: B023
+        def fail(target: str, reason: str) -> None:
+            errors.append(RowError(number, headers[col[target]], _cell_text(cells.get(target)), reason))  # noqa: B023
 
-        order_no = _cell_text(cell(row, "order_no")).strip()
+        order_no = _cell_text(cells["order_no"]).strip()
         if not order_no or len(order_no) > 64:
             fail("order_no", _("Required, at most 64 characters."))
-        store_ref = _cell_text(cell(row, "store")).strip()
+        store_ref = _cell_text(cells["store"]).strip()
         store_id = stores.get(store_ref.lower()) or stores.get(store_ref)
         if store_id is None:
             fail("store", _("No store with this code or name."))
         try:
-            paid_at = parse_datetime(cell(row, "paid_at"), tz)
+            paid_at = parse_datetime(cells["paid_at"], tz)
             if paid_at > now:
                 fail("paid_at", _("The date is in the future."))
         except (ValueError, TypeError):
             fail("paid_at", _("Not a date; use e.g. 2023-01-31 14:00."))
             paid_at = None
         amount = None
-        if "paid_amount" in col and not is_blank(cell(row, "paid_amount")):
+        raw_amount = cells.get("paid_amount")
+        if not is_blank(raw_amount):
             try:
-                amount = parse_decimal(cell(row, "paid_amount")).quantize(Decimal("0.01"))
+                amount = parse_decimal(raw_amount).quantize(cent)
                 if amount < 0:
                     fail("paid_amount", _("The amount must be positive."))
             except (ValueError, ArithmeticError):
                 fail("paid_amount", _("Not an amount."))
         phone = card = None
-        if "phone" in col and not is_blank(cell(row, "phone")):
+        if not is_blank(cells.get("phone")):
             try:
-                phone = normalize_phone(cell(row, "phone"))
+                phone = normalize_phone(cells["phone"])
             except InvalidPhone:
                 fail("phone", _("Not a valid mobile number."))
-        if "card_no" in col and not is_blank(cell(row, "card_no")):
-            card = _cell_text(cell(row, "card_no")).strip()
+        if not is_blank(cells.get("card_no")):
+            card = _cell_text(cells["card_no"]).strip()
         if phone is None and card is None and not errors:
-            errors.append(
-                RowError(
-                    number,
-                    table.headers[col.get("phone", col.get("card_no", 0))],
-                    "",
-                    _("Give the member's phone or card number."),
-                )
-            )
+            column = headers[col.get("phone", col.get("card_no", 0))]
+            errors.append(RowError(number, column, "", _("Give the member's phone or card number.")))
         line = None
         if has_lines:
             try:
-                quantity = parse_decimal(cell(row, "quantity")) if not is_blank(cell(row, "quantity")) else Decimal(1)
+                quantity = Decimal(1) if is_blank(cells.get("quantity")) else parse_decimal(cells["quantity"])
                 line_amount = (
-                    parse_decimal(cell(row, "line_amount")).quantize(Decimal("0.01"))
-                    if not is_blank(cell(row, "line_amount"))
-                    else (amount or Decimal(0))
+                    (amount or Decimal(0))
+                    if is_blank(cells.get("line_amount"))
+                    else parse_decimal(cells["line_amount"]).quantize(cent)
                 )
                 line = (
-                    _cell_text(cell(row, "sku"))[:64],
-                    _cell_text(cell(row, "item_name"))[:200],
-                    _cell_text(cell(row, "category"))[:64],
+                    _cell_text(cells.get("sku"))[:64],
+                    _cell_text(cells.get("item_name"))[:200],
+                    _cell_text(cells.get("category"))[:64],
                     quantity,
                     line_amount,
                 )
@@ -386,20 +380,14 @@ def _insert(orders: list[_Order], outcome: OrderImportOutcome, source: str) -> s
     line_table = connection.ops.quote_name(OrderLine._meta.db_table)
     now = timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT nextval(pg_get_serial_sequence('{Order._meta.db_table}', 'id')) FROM generate_series(1, %s)",  # noqa: S608
-            [len(orders)],
-        )
-        ids = [pk for (pk,) in cursor.fetchall()]
         with cursor.cursor.copy(
-            f"COPY {order_table} (id, order_no, store_id, member_id, total_amount, paid_amount, refunded_amount, "
+            f"COPY {order_table} (order_no, store_id, member_id, total_amount, paid_amount, refunded_amount, "
             "payment_methods, status, source, paid_at, request_hash, created_at) FROM STDIN"
         ) as copy:
-            for pk, order in zip(ids, orders, strict=True):
+            for order in orders:
                 amount = order.amount if order.amount is not None else sum((ln[4] for ln in order.lines), Decimal(0))
                 copy.write_row(
                     (
-                        pk,
                         order.order_no,
                         order.store_id,
                         order.member_id,
@@ -414,12 +402,18 @@ def _insert(orders: list[_Order], outcome: OrderImportOutcome, source: str) -> s
                         now,
                     )
                 )
-        if any(order.lines for order in orders):
+        with_lines = [order for order in orders if order.lines]
+        if with_lines:
+            cursor.execute(
+                f"SELECT order_no, id FROM {order_table} WHERE order_no = ANY(%s)",  # noqa: S608
+                [[order.order_no for order in with_lines]],
+            )
+            ids = dict(cursor.fetchall())
             with cursor.cursor.copy(
                 f"COPY {line_table} (order_id, sku, name, category, quantity, amount, refunded_amount) FROM STDIN"
             ) as copy:
-                for pk, order in zip(ids, orders, strict=True):
+                for order in with_lines:
                     for sku, name, category, quantity, amount in order.lines:
-                        copy.write_row((pk, sku, name, category, quantity, amount, 0))
+                        copy.write_row((ids[order.order_no], sku, name, category, quantity, amount, 0))
     outcome.created = len(orders)
     return {o.member_id for o in orders if o.member_id is not None}

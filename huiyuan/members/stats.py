@@ -100,7 +100,14 @@ def stats_recompute_nightly(now: datetime | None = None) -> dict[str, int]:
 
 REBUILD_SQL = """
 UPDATE {member} AS m SET order_count = s.cnt, total_spend = s.spend, first_purchase_at = s.first,
-    last_purchase_at = s.last
+    last_purchase_at = s.last,
+    lifecycle = CASE
+        WHEN s.last IS NULL THEN 'prospect'
+        WHEN s.first >= %(now)s - make_interval(days => %(new)s) THEN 'new'
+        WHEN s.last >= %(now)s - make_interval(days => %(active)s) THEN 'active'
+        WHEN s.last >= %(now)s - make_interval(days => %(at_risk)s) THEN 'at_risk'
+        WHEN s.last >= %(now)s - make_interval(days => %(dormant)s) THEN 'dormant'
+        ELSE 'lost' END
 FROM (
     SELECT member_id, count(*) FILTER (WHERE status <> 'refunded') AS cnt,
         coalesce(sum(paid_amount - refunded_amount), 0) AS spend,
@@ -118,7 +125,16 @@ def stats_rebuild(member_ids: list[int] | None = None, *, rfm: bool = True) -> i
     off: the nightly job does them). Returns how many members were rebuilt."""
     from .models import Order
 
-    only = "AND member_id = ANY(%s)" if member_ids is not None else ""
+    only = "AND member_id = ANY(%(ids)s)" if member_ids is not None else ""
+    settings = member_settings()
+    params: dict[str, Any] = {
+        "ids": member_ids,
+        "now": timezone.now(),
+        "new": settings.new_days,
+        "active": settings.active_days,
+        "at_risk": settings.at_risk_days,
+        "dormant": settings.dormant_days,
+    }
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             REBUILD_SQL.format(
@@ -126,30 +142,9 @@ def stats_rebuild(member_ids: list[int] | None = None, *, rfm: bool = True) -> i
                 order=connection.ops.quote_name(Order._meta.db_table),
                 only=only,
             ),
-            [member_ids] if member_ids is not None else None,
+            params,
         )
         rebuilt = cursor.rowcount
     if rfm:
         stats_recompute_nightly()
-    else:
-        lifecycle_recompute(member_ids)
     return rebuilt
-
-
-def lifecycle_recompute(member_ids: list[int] | None = None) -> int:
-    settings = member_settings()
-    table = connection.ops.quote_name(Member._meta.db_table)
-    params: dict[str, Any] = {
-        "now": timezone.now(),
-        "new": settings.new_days,
-        "active": settings.active_days,
-        "at_risk": settings.at_risk_days,
-        "dormant": settings.dormant_days,
-        "ids": member_ids,
-    }
-    sql = LIFECYCLE_SQL.format(table=table)
-    if member_ids is not None:
-        sql += " AND id = ANY(%(ids)s)"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount

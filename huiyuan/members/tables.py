@@ -46,6 +46,10 @@ def decode_csv_bytes(data: bytes) -> tuple[str, str]:
 
 def _read_csv(data: bytes) -> Table:
     text, encoding = decode_csv_bytes(data)
+    return _parse_csv(text, encoding)
+
+
+def _parse_csv(text: str, encoding: str) -> Table:
     sample = text[:20000]
     try:
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=",\t;|")
@@ -107,10 +111,17 @@ def read_head(data: bytes, filename: str, rows: int = 10) -> TableHead:
         table = _to_table(head, "xlsx")
         data_rows = sheet.height - (table.first_row - 1)
         return TableHead(table.headers, [r for r in table.rows if r][:rows], max(0, data_rows), table.encoding)
-    table = read_table(data, filename)
-    return TableHead(
-        table.headers, [r for r in table.rows if r][:rows], sum(1 for r in table.rows if r), table.encoding
-    )
+    name = filename.lower()
+    if not (name.endswith((".csv", ".txt", ".tsv")) or "." not in name):
+        raise TableError(_("Upload a CSV or Excel (.xlsx) file."))
+    text, encoding = decode_csv_bytes(data)
+    first = _parse_csv(text[: 64 * 1024], encoding)  # the header and first rows
+    if '"' in text:
+        total = sum(1 for r in _parse_csv(text, encoding).rows if r)  # quoted cells may hold newlines
+    else:
+        lines = text.splitlines()[first.first_row - 1 :]
+        total = sum(1 for line in lines if line.strip(", \t;|"))
+    return TableHead(first.headers, [r for r in first.rows if r][:rows], total, encoding)
 
 
 def _is_excel(data: bytes, filename: str) -> bool:
