@@ -22,7 +22,13 @@ def parse_args(description: str) -> argparse.Namespace:
 def start(db_name: str) -> EmbeddedServices:
     """Start embedded services if nothing is configured, then point Django at a fresh database."""
     services = EmbeddedServices()
+    if not os.environ.get("REDIS_URL"):
+        # A Redis database of its own: tasks the benchmark queues must never reach a real worker.
+        os.environ["REDIS_URL"] = services.start_redis().rsplit("/", 1)[0] + "/14"
     services.configure_environment()
+    import redis
+
+    redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
     import psycopg
 
     base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]

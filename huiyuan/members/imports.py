@@ -121,6 +121,7 @@ CORE_TARGETS: dict[str, tuple[str, ...]] = {
     "consent_wechat": ("微信", "接收微信", "微信订阅", "wechat", "wechatconsent"),
     "consent_email": ("接收邮件", "邮件订阅", "允许邮件", "emailconsent"),
 }
+# The member columns an import can set (and compares against the current values).
 COLUMN_ORDER = (
     "phone",
     "card_no",
@@ -318,7 +319,7 @@ class RowError:
 
 
 @dataclass
-class _Prepared:
+class PreparedRow:
     values: dict[str, Any]
     custom: dict[str, Any]
     row: int
@@ -416,7 +417,7 @@ def import_members(
     fields = active_fields_by_key()
     column_of = {target: table.headers.index(h) for h, target in mapping.items() if target and h in table.headers}
     cleaners = _cleaners(actor, fields)
-    prepared: list[_Prepared] = []
+    prepared: list[PreparedRow] = []
     seen: dict[str, int] = {}
     key_column = column_of[upsert_by]
     for offset, row in enumerate(table.rows):
@@ -458,7 +459,7 @@ def import_members(
         if row_errors:
             outcome.errors.extend(row_errors)
         else:
-            prepared.append(_Prepared(values=values, custom=custom, row=number))
+            prepared.append(PreparedRow(values=values, custom=custom, row=number))
     if progress:
         progress(len(table.rows) // 2)
     table.rows.clear()  # validated: free the raw cells before the write builds its own rows
@@ -579,7 +580,7 @@ def _cleaners(actor: Any, fields: dict[str, CustomField]) -> dict[str, Callable[
 
 def _write(
     actor: Any,
-    prepared: list[_Prepared],
+    prepared: list[PreparedRow],
     fields: dict[str, CustomField],
     upsert_by: str,
     update_existing: bool,
@@ -589,23 +590,7 @@ def _write(
     started = time.perf_counter()
     keys = [p.values[upsert_by] for p in prepared]
     existing: dict[str, dict[str, Any]] = {}
-    columns = [
-        "id",
-        "phone",
-        "card_no",
-        "name",
-        "gender",
-        "birthday",
-        "province",
-        "city",
-        "home_store_id",
-        "email",
-        "created_at",
-        "consent_sms",
-        "consent_wechat",
-        "consent_email",
-        "custom_fields",
-    ]
+    columns = ["id", *COLUMN_ORDER]
     table = connection.ops.quote_name(Member._meta.db_table)
     with connection.cursor() as cursor:
         # One array parameter instead of a 100,000-item IN list: compiling that costs seconds.
@@ -628,7 +613,7 @@ def _write(
         taken = dict(cursor.fetchall())
     required = [key for key, f in fields.items() if f.required]
 
-    creates: list[_Prepared] = []
+    creates: list[PreparedRow] = []
     updates: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
     for item in prepared:
         current = existing.get(item.values[upsert_by])
@@ -670,7 +655,7 @@ def _write(
         else:
             outcome.unchanged += 1
     outcome.timings["match"] = time.perf_counter() - started
-    created = _insert_new(creates, outcome)
+    created = insert_new_members(creates, outcome)
     _apply_updates(updates)
     outcome.updated = len(updates)
     outcome.timings["write"] = time.perf_counter() - started - outcome.timings["match"]
@@ -690,7 +675,7 @@ NEW_MEMBER_COLUMNS = (
 )
 
 
-def _insert_new(creates: list[_Prepared], outcome: ImportOutcome) -> list[tuple[int, _Prepared]]:
+def insert_new_members(creates: list[PreparedRow], outcome: ImportOutcome) -> list[tuple[int, PreparedRow]]:
     """Insert new members; returns (id, row) for each one inserted.
 
     Ids and card numbers are reserved from their sequences in one statement, then the rows are
@@ -747,7 +732,7 @@ def _insert_new(creates: list[_Prepared], outcome: ImportOutcome) -> list[tuple[
             inserted = _insert_skipping_conflicts(cursor, table, rows())
         else:
             inserted = {pk for pk, _number in reserved}
-    created: list[tuple[int, _Prepared]] = []
+    created: list[tuple[int, PreparedRow]] = []
     for item, (pk, _number) in zip(creates, reserved, strict=True):
         if pk in inserted:
             created.append((pk, item))
@@ -805,7 +790,7 @@ def _apply_updates(updates: list[tuple[int, dict[str, Any], dict[str, Any]]]) ->
 def _history(
     actor: Any,
     source: str,
-    created: list[tuple[int, _Prepared]],
+    created: list[tuple[int, PreparedRow]],
     updates: list[tuple[int, dict[str, Any], dict[str, Any]]],
 ) -> None:
     user_id = actor.pk if getattr(actor, "pk", None) else None

@@ -27,7 +27,15 @@ from huiyuan.platform.phones import InvalidPhone, normalize_phone
 from huiyuan.platform.tenancy import tenant_timezone
 
 from .fields.base import is_blank
-from .imports import CORE_TARGETS, RowError, _cell_text, _norm_header
+from .imports import (
+    CORE_TARGETS,
+    ImportOutcome,
+    PreparedRow,
+    RowError,
+    _cell_text,
+    _norm_header,
+    insert_new_members,
+)
 from .models import Member, Order, OrderLine, Store
 from .parsing import parse_datetime, parse_decimal
 from .stats import stats_rebuild
@@ -248,7 +256,7 @@ def import_orders(
     table.rows.clear()
 
     with transaction.atomic():
-        _match_members(orders, unknown_members, outcome, source)
+        _match_members(orders, unknown_members, outcome)
         _skip_known(orders, outcome)
         touched = _insert(list(orders.values()), outcome, source)
         if touched:
@@ -271,7 +279,7 @@ def import_orders(
     return outcome
 
 
-def _match_members(orders: dict[str, _Order], unknown: str, outcome: OrderImportOutcome, source: str) -> None:
+def _match_members(orders: dict[str, _Order], unknown: str, outcome: OrderImportOutcome) -> None:
     phones = sorted({o.phone for o in orders.values() if o.phone})
     cards = sorted({o.card_no for o in orders.values() if o.card_no})
     table = connection.ops.quote_name(Member._meta.db_table)
@@ -299,56 +307,28 @@ def _match_members(orders: dict[str, _Order], unknown: str, outcome: OrderImport
             )
             del orders[order.order_no]
     if missing:
-        created = _create_members(sorted(missing), source)
+        created = _create_members(sorted(missing))
         outcome.members_created = len(created)
-        for order in orders.values():
+        for order in list(orders.values()):
             if order.member_id is None and order.phone:
-                order.member_id = created[order.phone]
-
-
-def _create_members(phones: list[str], source: str) -> dict[str, int]:
-    table = connection.ops.quote_name(Member._meta.db_table)
-    now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT nextval(pg_get_serial_sequence('{Member._meta.db_table}', 'id')), "  # noqa: S608
-            "nextval('member_card_no_seq') FROM generate_series(1, %s)",
-            [len(phones)],
-        )
-        reserved = cursor.fetchall()
-        with cursor.cursor.copy(
-            f"COPY {table} (id, phone, card_no, name, gender, province, city, email, created_at, consent_sms, "
-            "consent_wechat, consent_email, custom_fields, channel, status, updated_at, order_count, total_spend, "
-            "r_score, f_score, m_score, lifecycle) FROM STDIN"
-        ) as copy:
-            for phone, (pk, number) in zip(phones, reserved, strict=True):
-                copy.write_row(
-                    (
-                        pk,
-                        phone,
-                        f"8{number:011d}",
-                        "",
-                        "unknown",
-                        "",
-                        "",
-                        "",
-                        now,
-                        False,
-                        False,
-                        False,
-                        "{}",
-                        Member.Channel.IMPORT,
-                        Member.Status.ACTIVE,
-                        now,
-                        0,
-                        0,
-                        0,
-                        0,
-                        0,
-                        "prospect",
+                order.member_id = created.get(order.phone)
+                if order.member_id is None:  # someone enrolled this phone meanwhile
+                    outcome.errors.append(
+                        RowError(
+                            order.row,
+                            "member",
+                            order.phone,
+                            _("Another member took this phone or card number meanwhile; run the import again."),
+                        )
                     )
-                )
-    return {phone: pk for phone, (pk, _n) in zip(phones, reserved, strict=True)}
+                    del orders[order.order_no]
+
+
+def _create_members(phones: list[str]) -> dict[str, int]:
+    """New members for unknown phones, through the member import's own insert path."""
+    placeholder = ImportOutcome()
+    created = insert_new_members([PreparedRow(values={"phone": p}, custom={}, row=0) for p in phones], placeholder)
+    return {item.values["phone"]: pk for pk, item in created}
 
 
 def _skip_known(orders: dict[str, _Order], outcome: OrderImportOutcome) -> None:
