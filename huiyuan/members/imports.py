@@ -417,9 +417,16 @@ def import_members(
     fields = active_fields_by_key()
     column_of = {target: table.headers.index(h) for h, target in mapping.items() if target and h in table.headers}
     cleaners = _cleaners(actor, fields)
+    # Per column, once: where to put the value, how to clean it, whether it may be empty.
+    plan = []
+    for target, index in column_of.items():
+        custom_key = target[7:] if target.startswith("custom.") else None
+        clean = cleaners["custom"] if custom_key else cleaners[target]
+        plan.append((index, table.headers[index], custom_key, clean, target in ("phone", upsert_by)))
     prepared: list[PreparedRow] = []
     seen: dict[str, int] = {}
     key_column = column_of[upsert_by]
+    width = len(table.headers)
     for offset, row in enumerate(table.rows):
         if not row:
             continue
@@ -427,35 +434,32 @@ def import_members(
         values: dict[str, Any] = {}
         custom: dict[str, Any] = {}
         row_errors: list[RowError] = []
-        for target, index in column_of.items():
-            raw = row[index] if index < len(row) else ""
-            if is_blank(raw):
-                if target == "phone" or target == upsert_by:
-                    row_errors.append(RowError(number, table.headers[index], "", _("Required.")))
+        for index, header, custom_key, clean, required in plan:
+            raw = row[index] if index < width else ""
+            if raw is None or raw == "" or is_blank(raw):
+                if required:
+                    row_errors.append(RowError(number, header, "", _("Required.")))
                 continue
             try:
-                if target.startswith("custom."):
-                    custom[target[7:]] = cleaners["custom"](target[7:], raw)
-                else:
-                    name, value = cleaners[target](raw)
+                if custom_key is None:
+                    name, value = clean(raw)
                     values[name] = value
+                else:
+                    custom[custom_key] = clean(custom_key, raw)
             except (ValueError, FieldValueError, InvalidPhone) as exc:
-                row_errors.append(
-                    RowError(number, table.headers[index], _cell_text(raw), str(exc) or _("Invalid value."))
-                )
+                row_errors.append(RowError(number, header, _cell_text(raw), str(exc) or _("Invalid value.")))
         if not row_errors:
             key = values[upsert_by]
-            if key in seen:
+            first = seen.setdefault(key, number)
+            if first != number:
                 row_errors.append(
                     RowError(
                         number,
                         table.headers[key_column],
                         str(key),
-                        _("Same member as row %(n)d; only the first is imported.") % {"n": seen[key]},
+                        _("Same member as row %(n)d; only the first is imported.") % {"n": first},
                     )
                 )
-            else:
-                seen[key] = number
         if row_errors:
             outcome.errors.extend(row_errors)
         else:

@@ -64,8 +64,15 @@ class Member(models.Model):
     province = models.CharField(_("province"), max_length=32, blank=True)
     city = models.CharField(_("city"), max_length=32, blank=True)
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices, default=Channel.STORE)
+    # No index of its own: the (home_store, …) composite indexes below serve every lookup by store.
     home_store = models.ForeignKey(
-        Store, null=True, blank=True, on_delete=models.PROTECT, related_name="members", verbose_name=_("home store")
+        Store,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="members",
+        verbose_name=_("home store"),
+        db_index=False,
     )
     card_no = models.CharField(_("card number"), max_length=32, unique=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE)
@@ -243,7 +250,10 @@ class Order(models.Model):
 
     order_no = models.CharField(_("order number"), max_length=64, unique=True)
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="orders")
-    member = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
+    # Indexed by (member, -paid_at) below, which also serves plain lookups by member.
+    member = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders", db_index=False
+    )
     total_amount = models.DecimalField(_("total amount"), max_digits=12, decimal_places=2, default=0)
     paid_amount = models.DecimalField(_("paid amount"), max_digits=12, decimal_places=2)
     refunded_amount = models.DecimalField(_("refunded amount"), max_digits=12, decimal_places=2, default=0)

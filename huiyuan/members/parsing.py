@@ -78,9 +78,14 @@ def parse_datetime(raw: Any, tz: Any) -> datetime:
     return value.astimezone(UTC)
 
 
+_PLAIN_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+
+
 def parse_decimal(raw: Any) -> Decimal:
     if isinstance(raw, Decimal):
         return raw
+    if isinstance(raw, str) and _PLAIN_NUMBER.match(raw):
+        return Decimal(raw)
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         return Decimal(str(raw))
     text = normalize_text(raw).replace(",", "").replace("¥", "").replace("元", "").replace(" ", "")

@@ -23,6 +23,8 @@ def normalize_phone(raw: object, default_region: str = "CN") -> str:
     Accepts what merchants' spreadsheets hold: full-width digits, spaces and dashes, a ``+86`` or
     ``0086`` prefix, and numbers Excel turned into floats (``13800138000.0`` or ``1.38001380E+10``).
     """
+    if default_region == "CN" and isinstance(raw, str) and _MAINLAND_MOBILE.match(raw):
+        return "+86" + raw  # the common case, before any normalisation work
     if isinstance(raw, float) and raw.is_integer():
         raw = int(raw)  # Excel stores an unformatted phone column as numbers
     text = unicodedata.normalize("NFKC", str(raw if raw is not None else "")).strip()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from celery.schedules import crontab
+
 from . import environment as E
 
 CELERY_BROKER_URL = E.CELERY_BROKER_URL or E.REDIS_URL
@@ -25,4 +27,6 @@ CELERY_TASK_TENANT_CACHE_SECONDS = 30
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "huiyuan.events.publish_pending", "schedule": 10.0},
     "tenant-pool-refill": {"task": "huiyuan.tenants.refill_pool", "schedule": 60.0},
+    # 02:30 in Shanghai: lifecycle stages, R/F/M quintiles and automatic tags of every merchant.
+    "members-nightly": {"task": "huiyuan.members.nightly_all_tenants", "schedule": crontab(hour=18, minute=30)},
 }
