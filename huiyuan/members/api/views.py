@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpResponse
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -39,7 +40,7 @@ from .serializers import (
 
 def _body(request: Request) -> dict[str, Any]:
     if not isinstance(request.data, dict):
-        raise ValidationFailed(fields={"body": ["Send a JSON object."]})
+        raise ValidationFailed(fields={"body": [_("Send a JSON object.")]})
     return request.data
 
 
@@ -216,7 +217,7 @@ class CustomFieldDetailView(TenantAPIView):
     def patch(self, request: Request, field_id: int) -> Response:
         data = _validated(CustomFieldWriteSerializer, request.data, partial=True)
         if "field_type" in data or "key" in data:
-            raise ValidationFailed(fields={"field_type": ["The key and type of a field cannot change."]})
+            raise ValidationFailed(fields={"field_type": [_("The key and type of a field cannot change.")]})
         field = custom_fields.custom_field_update(actor=request.user, field_id=field_id, **data)
         if "archived" in _body(request):
             field = custom_fields.custom_field_set_archived(
@@ -231,7 +232,7 @@ class CustomFieldOrderView(TenantAPIView):
     def post(self, request: Request) -> Response:
         ids = _body(request).get("order")
         if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
-            raise ValidationFailed(fields={"order": ["A list of field ids."]})
+            raise ValidationFailed(fields={"order": [_("A list of field ids.")]})
         custom_fields.custom_field_reorder(actor=request.user, ordered_ids=ids)
         return Response(CustomFieldSerializer(custom_fields.custom_field_list(), many=True).data)
 
@@ -374,7 +375,7 @@ class ImportListView(TenantAPIView):
     def post(self, request: Request) -> Response:
         upload = request.FILES.get("file")
         if upload is None:
-            raise ValidationFailed(fields={"file": ["Attach a CSV or Excel file."]})
+            raise ValidationFailed(fields={"file": [_("Attach a CSV or Excel file.")]})
         job = imports.import_upload(
             actor=request.user,
             filename=upload.name or "upload.csv",
@@ -404,7 +405,7 @@ class ImportStartView(TenantAPIView):
     def post(self, request: Request, job_id: int) -> Response:
         mapping = _body(request).get("mapping")
         if not isinstance(mapping, dict):
-            raise ValidationFailed(fields={"mapping": ["An object from column header to field."]})
+            raise ValidationFailed(fields={"mapping": [_("An object from column header to field.")]})
         job = imports.import_start(
             actor=request.user,
             job_id=job_id,

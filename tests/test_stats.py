@@ -1,0 +1,104 @@
+"""Nightly statistics: lifecycle stages by the tenant's thresholds, R/F/M quintiles, automatic tags
+that follow order events."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import time_machine
+from django.utils import timezone
+
+from huiyuan.members.models import Member, MemberSettings, MemberTag
+from huiyuan.members.orders import order_record
+from huiyuan.members.stats import stats_recompute_nightly
+from huiyuan.members.tags import tag_create
+from huiyuan.members.tasks import _reevaluate_auto_tags
+from huiyuan.platform.events.models import OutboxEvent
+from huiyuan.platform.events.registry import Event
+
+from .conftest import World
+
+
+def test_lifecycle_follows_the_tenants_thresholds_and_reruns_change_nothing(in_alpha: World) -> None:
+    now = timezone.now()
+
+    def member(phone: str, first_days: int, last_days: int) -> Member:
+        return Member.objects.create(
+            phone=phone,
+            card_no=phone,
+            order_count=1,
+            total_spend=Decimal(10),
+            first_purchase_at=now - timedelta(days=first_days),
+            last_purchase_at=now - timedelta(days=last_days),
+        )
+
+    new = member("+8613700001001", 10, 10)
+    active = member("+8613700001002", 400, 60)
+    at_risk = member("+8613700001003", 400, 120)
+    dormant = member("+8613700001004", 400, 300)
+    lost = member("+8613700001005", 900, 500)
+    stats_recompute_nightly()
+    stages = dict(Member.objects.filter(order_count=1).values_list("phone", "lifecycle"))
+    assert [stages[m.phone] for m in (new, active, at_risk, dormant, lost)] == [
+        "new",
+        "active",
+        "at_risk",
+        "dormant",
+        "lost",
+    ]
+    assert Member.objects.get(pk=in_alpha.member_a.pk).lifecycle == "prospect"
+    MemberSettings.objects.update(active_days=30)  # a merchant whose customers come back monthly
+    stats_recompute_nightly()
+    assert Member.objects.get(pk=active.pk).lifecycle == "at_risk"
+    assert stats_recompute_nightly() == {"lifecycle_changed": 0, "rfm_changed": 0}
+
+
+def test_rfm_quintiles_rank_buyers_and_leave_non_buyers_at_zero(in_alpha: World) -> None:
+    now = timezone.now()
+    for i in range(10):
+        Member.objects.create(
+            phone=f"+86137000020{i:02d}",
+            card_no=f"R{i}",
+            order_count=i + 1,
+            total_spend=Decimal(100 * (i + 1)),
+            first_purchase_at=now - timedelta(days=400),
+            last_purchase_at=now - timedelta(days=100 - i * 10),
+        )
+    stats_recompute_nightly()
+    scores = list(
+        Member.objects.filter(card_no__startswith="R")
+        .order_by("total_spend")
+        .values_list("m_score", "f_score", "r_score")
+    )
+    assert [m for m, _f, _r in scores] == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    assert scores[-1] == (5, 5, 5)  # biggest, most frequent and most recent
+    assert Member.objects.get(pk=in_alpha.member_a.pk).m_score == 0
+
+
+def test_order_event_reevaluates_automatic_tags(in_alpha: World) -> None:
+    with time_machine.travel(timezone.now(), tick=False):
+        tag = tag_create(
+            actor=in_alpha.marketing,
+            name="大客户",
+            kind="auto",
+            rule={"field": "total_spend", "op": "gte", "value": 1000},
+        )
+        assert not MemberTag.objects.filter(tag=tag).exists()
+        order_record(
+            actor=in_alpha.hq,
+            data={"order_no": "BIG-1", "store": "A001", "member": {"id": in_alpha.member_a.pk}, "paid_amount": "1500"},
+        )
+        row = OutboxEvent.objects.get(event_type="order.paid")
+        _reevaluate_auto_tags(
+            Event(
+                id=row.pk,
+                type=row.event_type,
+                aggregate_type=row.aggregate_type,
+                aggregate_id=row.aggregate_id,
+                payload=row.payload,
+            )
+        )
+    assert list(MemberTag.objects.filter(tag=tag).values_list("member_id", "applied_by_rule")) == [
+        (in_alpha.member_a.pk, True)
+    ]
