@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from huiyuan.members import custom_fields, exports, imports, segments, selectors, services, tags
 from huiyuan.members.fields import registry
 from huiyuan.members.models import ImportJob, Member, MemberHistory, Order
+from huiyuan.members.stores import store_list
 from huiyuan.platform.access import can
 from huiyuan.platform.errors import ValidationFailed
 
@@ -82,7 +83,7 @@ def _member_form(request: HttpRequest, member: Member | None) -> HttpResponse:
     context: dict[str, Any] = {
         "member": member,
         "genders": Member.Gender.choices,
-        "stores": selectors_store_choices(request.user),
+        "stores": store_list(actor=request.user),
         "values": {f: getattr(member, f) if member else "" for f in CORE_FORM_FIELDS},
         "custom": _custom_form_fields(member),
         "can_edit_phone": member is None or can(request.user, "members.pii.view", member),
@@ -115,12 +116,6 @@ def _member_form(request: HttpRequest, member: Member | None) -> HttpResponse:
             messages.success(request, _("Member saved."))
             return redirect("console:member", member_id=saved.pk)
     return render(request, "console/member_form.html", context)
-
-
-def selectors_store_choices(actor: Any) -> Any:
-    from huiyuan.members.stores import store_list
-
-    return store_list(actor=actor)
 
 
 @require_POST

@@ -9,7 +9,6 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection, transaction
-from django.db.models import Count, Max, Min, Sum
 from django.utils.translation import gettext as _
 
 from huiyuan.platform.access import ApiKeyPrincipal, check_permission, has_operation, in_scope
@@ -20,10 +19,10 @@ from huiyuan.platform.phones import InvalidPhone, normalize_phone
 from huiyuan.platform.tenancy import tenant_today
 
 from .custom_fields import clean_custom_values
-from .models import Member, MemberHistory, MemberTag, Order, Store
+from .models import Lifecycle, Member, MemberHistory, MemberTag, Order, Store
 from .parsing import parse_bool, parse_date
 from .selectors import member_access_by_id
-from .stats import lifecycle_for
+from .stats import stats_rebuild
 
 CORE_FIELDS = (
     "name",
@@ -319,28 +318,8 @@ def member_delete(*, actor: Any, member_id: int, source: str = "") -> None:
 
 
 def recompute_stats(member_id: int) -> None:
-    """Rebuild a member's purchase statistics from their orders (merge, refunds, repairs)."""
-    agg = (
-        Order.objects.filter(member_id=member_id)
-        .exclude(status=Order.Status.REFUNDED)
-        .aggregate(
-            count=Count("id"),
-            spend=Sum("paid_amount"),
-            first=Min("paid_at"),
-            last=Max("paid_at"),
+    """Rebuild one member's purchase statistics from their orders (after a merge)."""
+    if not stats_rebuild([member_id], rfm=False):  # no orders left at all
+        Member.objects.filter(pk=member_id).update(
+            order_count=0, total_spend=0, first_purchase_at=None, last_purchase_at=None, lifecycle=Lifecycle.PROSPECT
         )
-    )
-    partial_refunds = (
-        Order.objects.filter(member_id=member_id, status=Order.Status.PARTIALLY_REFUNDED).aggregate(
-            r=Sum("refunded_amount")
-        )["r"]
-        or 0
-    )
-    spend = (agg["spend"] or 0) - partial_refunds
-    Member.objects.filter(pk=member_id).update(
-        order_count=agg["count"],
-        total_spend=spend,
-        first_purchase_at=agg["first"],
-        last_purchase_at=agg["last"],
-        lifecycle=lifecycle_for(first=agg["first"], last=agg["last"]),
-    )
