@@ -17,6 +17,7 @@ from huiyuan.members.fields import registry
 from huiyuan.members.models import ImportJob, Member, MemberHistory, Order
 from huiyuan.members.stores import store_list
 from huiyuan.platform.access import can
+from huiyuan.platform.downloads import file_download
 from huiyuan.platform.errors import ValidationFailed
 
 from .forms import error_context
@@ -235,11 +236,7 @@ def segment_page(request: HttpRequest) -> HttpResponse:
                     messages.success(request, _("Automatic tag created."))
                 elif action == "export":
                     content, _count = exports.export_members(actor=request.user, rule=rule, file_format="xlsx")
-                    response = HttpResponse(
-                        content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-                    )
-                    response["Content-Disposition"] = 'attachment; filename="segment.xlsx"'
-                    return response
+                    return file_download(content, "segment.xlsx")
                 qs = segments.segment_members(actor=request.user, rule=rule).select_related("home_store")
                 context["count"] = qs.count()
                 context["rows"] = [
@@ -309,20 +306,11 @@ def import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
 @_guarded("members.member.import")
 def import_errors(request: HttpRequest, job_id: int) -> HttpResponse:
     job = imports.import_access(actor=request.user, job_id=job_id)
-    response = HttpResponse(imports.error_report_csv(job), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
-    return response
+    return file_download(imports.error_report_csv(job), f"import-{job.pk}-errors.csv")
 
 
 @_guarded("members.member.export")
 def member_export(request: HttpRequest) -> HttpResponse:
     file_format = "xlsx" if request.GET.get("format") == "xlsx" else "csv"
     content, _count = exports.export_members(actor=request.user, file_format=file_format)
-    content_type = (
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        if file_format == "xlsx"
-        else "text/csv; charset=utf-8"
-    )
-    response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="members.{file_format}"'
-    return response
+    return file_download(content, f"members.{file_format}")

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from huiyuan.platform.api.base import TenantAPIView
 from huiyuan.platform.api.views import paginate
+from huiyuan.platform.downloads import file_download
 from huiyuan.platform.errors import NotFound, ValidationFailed
 from huiyuan.platform.idempotency import idempotent
 
@@ -422,9 +423,7 @@ class ImportErrorsView(TenantAPIView):
 
     def get(self, request: Request, job_id: int) -> HttpResponse:
         job = imports.import_access(actor=request.user, job_id=job_id)
-        response = HttpResponse(imports.error_report_csv(job), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
-        return response
+        return file_download(imports.error_report_csv(job), f"import-{job.pk}-errors.csv")
 
 
 class MemberExportView(TenantAPIView):
@@ -436,11 +435,4 @@ class MemberExportView(TenantAPIView):
         if rule is None and _body(request).get("segment_id"):
             rule = segments.segment_get(actor=request.user, segment_id=int(_body(request)["segment_id"])).rule
         content, _count = exports.export_members(actor=request.user, rule=rule, file_format=file_format)
-        content_type = (
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-            if file_format == "xlsx"
-            else "text/csv; charset=utf-8"
-        )
-        response = HttpResponse(content, content_type=content_type)
-        response["Content-Disposition"] = f'attachment; filename="members.{file_format}"'
-        return response
+        return file_download(content, f"members.{file_format}")
