@@ -17,7 +17,7 @@ from huiyuan.members.tasks import _reevaluate_auto_tags
 from huiyuan.platform.events.models import OutboxEvent
 from huiyuan.platform.events.registry import Event
 
-from .conftest import World
+from .conftest import World, api
 
 
 def test_lifecycle_follows_the_tenants_thresholds_and_reruns_change_nothing(in_alpha: World) -> None:
@@ -102,3 +102,18 @@ def test_order_event_reevaluates_automatic_tags(in_alpha: World) -> None:
     assert list(MemberTag.objects.filter(tag=tag).values_list("member_id", "applied_by_rule")) == [
         (in_alpha.member_a.pk, True)
     ]
+
+
+def test_lifecycle_thresholds_are_validated_and_audited(alpha: World) -> None:
+    client = api(alpha, "hq")
+    bad = client.put("/api/v1/member-settings", {"active_days": 200, "at_risk_days": 100}, format="json")
+    assert bad.status_code == 400 and "at_risk_days" in bad.json()["error"]["fields"]
+    good = client.put("/api/v1/member-settings", {"active_days": 60}, format="json")
+    assert good.status_code == 200 and good.json()["active_days"] == 60
+    assert (
+        __import__("tests.conftest", fromlist=["api"])
+        .api(alpha, "cashier_b")
+        .put("/api/v1/member-settings", {"active_days": 10}, format="json")
+        .status_code
+        == 403
+    )

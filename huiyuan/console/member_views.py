@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from huiyuan.members import custom_fields, exports, imports, segments, selectors, services, tags
+from huiyuan.members import custom_fields, exports, imports, segments, selectors, services, stats, tags
 from huiyuan.members.fields import registry
 from huiyuan.members.models import ImportJob, Member, MemberHistory, Order
 from huiyuan.members.stores import store_list
@@ -138,6 +138,7 @@ def field_list(request: HttpRequest) -> HttpResponse:
         "fields": custom_fields.custom_field_list(include_archived=True),
         "types": [(k, t.label) for k, t in registry.all_types().items()],
         "values": {},
+        "lifecycle": stats.member_settings(),
     }
     if request.method == "POST":
         action = request.POST.get("action", "create")
@@ -168,6 +169,11 @@ def field_list(request: HttpRequest) -> HttpResponse:
                     help_text=values["help_text"],
                 )
                 messages.success(request, _("Field created."))
+            elif action == "lifecycle":
+                stats.member_settings_update(
+                    actor=request.user, **{name: request.POST.get(name, "") for name in stats.LIFECYCLE_FIELDS}
+                )
+                messages.success(request, _("Lifecycle thresholds saved."))
             elif action == "rename" and field_id.isdigit():
                 custom_fields.custom_field_update(
                     actor=request.user, field_id=int(field_id), label=request.POST.get("label", "")

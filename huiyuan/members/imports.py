@@ -428,6 +428,8 @@ def import_members(
     key_column = column_of[upsert_by]
     width = len(table.headers)
     for offset, row in enumerate(table.rows):
+        if progress and offset and offset % 10_000 == 0:
+            progress(offset // 2)  # validation is about half of the work
         if not row:
             continue
         number = table.first_row + offset

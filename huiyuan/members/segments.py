@@ -89,6 +89,19 @@ CORE_FIELDS: dict[str, tuple[str, str]] = {
     "last_purchase_at": ("datetime", "last_purchase_at"),
     "tag": ("tag", ""),
 }
+
+
+def register_segment_field(name: str, kind: str, column: str, *, choices: list[str] | None = None) -> None:
+    """Let another package (loyalty: tier, points, balances) make a member column filterable.
+    ``kind`` is one of ``OPS_BY_KIND``; the column must be on the member row, so the segment stays
+    one indexed query."""
+    if kind not in OPS_BY_KIND:
+        raise ValueError(f"unknown kind {kind!r}")
+    CORE_FIELDS[name] = (kind, column)
+    if choices is not None:
+        CHOICES[name] = choices
+
+
 CHOICES = {
     "gender": Member.Gender.values,
     "channel": Member.Channel.values,

@@ -148,3 +148,40 @@ def stats_rebuild(member_ids: list[int] | None = None, *, rfm: bool = True) -> i
     if rfm:
         stats_recompute_nightly()
     return rebuilt
+
+
+LIFECYCLE_FIELDS = ("new_days", "active_days", "at_risk_days", "dormant_days")
+
+
+def member_settings_update(*, actor: Any, **days: Any) -> MemberSettings:
+    """Change the lifecycle thresholds (days since the last purchase); they must grow in order."""
+    from django.utils.translation import gettext as _
+
+    from huiyuan.platform.access import check_permission
+    from huiyuan.platform.audit import audit_record
+    from huiyuan.platform.errors import ValidationFailed
+
+    check_permission(actor, "members.field.manage")
+    settings = member_settings()
+    values = {name: getattr(settings, name) for name in LIFECYCLE_FIELDS}
+    errors: dict[str, list[str]] = {}
+    for name, raw in days.items():
+        if name not in LIFECYCLE_FIELDS:
+            continue
+        try:
+            values[name] = int(raw)
+            if not 1 <= values[name] <= 3650:
+                raise ValueError
+        except (TypeError, ValueError):
+            errors[name] = [_("A number of days between 1 and 3650.")]
+    if not errors and not values["active_days"] < values["at_risk_days"] < values["dormant_days"]:
+        errors["at_risk_days"] = [_("Active < at risk < dormant: each threshold must be longer than the one before.")]
+    if errors:
+        raise ValidationFailed(fields=errors)
+    changes = {k: [getattr(settings, k), v] for k, v in values.items() if getattr(settings, k) != v}
+    if changes:
+        for name, value in values.items():
+            setattr(settings, name, value)
+        settings.save()
+        audit_record(actor=actor, action="members.settings.update", obj=settings, changes=changes)
+    return settings

@@ -23,6 +23,7 @@ api_v1 = [
     path("members/<int:member_id>/profile", member_views.MemberProfileView.as_view(), name="member-profile"),
     path("members/<int:member_id>/history", member_views.MemberHistoryView.as_view(), name="member-history"),
     path("members/<int:member_id>/tags/<int:tag_id>", member_views.MemberTagView.as_view(), name="member-tag"),
+    path("member-settings", member_views.MemberSettingsView.as_view(), name="member-settings"),
     path("custom-fields", member_views.CustomFieldListView.as_view(), name="customfield-list"),
     path("custom-fields/order", member_views.CustomFieldOrderView.as_view(), name="customfield-order"),
     path("custom-fields/<int:field_id>", member_views.CustomFieldDetailView.as_view(), name="customfield-detail"),

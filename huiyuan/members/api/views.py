@@ -18,7 +18,7 @@ from huiyuan.platform.downloads import file_download
 from huiyuan.platform.errors import NotFound, ValidationFailed
 from huiyuan.platform.idempotency import idempotent
 
-from .. import custom_fields, exports, imports, orders, segments, selectors, services, stores, tags
+from .. import custom_fields, exports, imports, orders, segments, selectors, services, stats, stores, tags
 from ..fields import registry
 from ..models import Member, MemberHistory, Order
 from .serializers import (
@@ -436,3 +436,17 @@ class MemberExportView(TenantAPIView):
             rule = segments.segment_get(actor=request.user, segment_id=int(_body(request)["segment_id"])).rule
         content, _count = exports.export_members(actor=request.user, rule=rule, file_format=file_format)
         return file_download(content, f"members.{file_format}")
+
+
+class MemberSettingsView(TenantAPIView):
+    """Lifecycle thresholds in days since the last purchase (new, active, at risk, dormant)."""
+
+    operations = {"GET": "members.member.view", "PUT": "members.field.manage"}
+
+    def get(self, request: Request) -> Response:
+        settings = stats.member_settings()
+        return Response({name: getattr(settings, name) for name in stats.LIFECYCLE_FIELDS})
+
+    def put(self, request: Request) -> Response:
+        settings = stats.member_settings_update(actor=request.user, **_body(request))
+        return Response({name: getattr(settings, name) for name in stats.LIFECYCLE_FIELDS})
