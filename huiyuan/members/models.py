@@ -96,6 +96,13 @@ class Member(models.Model):
     m_score = models.PositiveSmallIntegerField(_("monetary score"), default=0)
     lifecycle = models.CharField(_("lifecycle"), max_length=16, choices=Lifecycle.choices, default=Lifecycle.PROSPECT)
 
+    # Cached balances of the loyalty ledgers (huiyuan.loyalty), changed only in the transaction that
+    # appends the entry; the database refuses negative values. Database-side defaults, so bulk COPY
+    # loads (imports) that predate a column keep working.
+    points_balance = models.IntegerField(_("points"), db_default=0)
+    stored_principal = models.DecimalField(_("stored value (principal)"), max_digits=12, decimal_places=2, db_default=0)
+    stored_bonus = models.DecimalField(_("stored value (bonus)"), max_digits=12, decimal_places=2, db_default=0)
+
     scope_store_field = "home_store"
 
     class Meta:
@@ -108,6 +115,11 @@ class Member(models.Model):
             models.Index(fields=["home_store", "m_score", "last_purchase_at"]),
             models.Index(fields=["name"], name="member_name_prefix", opclasses=["varchar_pattern_ops"]),
             GinIndex(fields=["custom_fields"], name="member_custom_fields_gin"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(points_balance__gte=0), name="member_points_gte_0"),
+            models.CheckConstraint(condition=models.Q(stored_principal__gte=0), name="member_principal_gte_0"),
+            models.CheckConstraint(condition=models.Q(stored_bonus__gte=0), name="member_bonus_gte_0"),
         ]
 
     def __str__(self) -> str:

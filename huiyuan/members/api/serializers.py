@@ -69,6 +69,9 @@ class MemberSerializer(serializers.ModelSerializer):
             "f_score",
             "m_score",
             "lifecycle",
+            "points_balance",
+            "stored_principal",
+            "stored_bonus",
             "tags",
         ]
 

@@ -35,6 +35,7 @@ TENANT_APPS = [
     "guardian",
     "huiyuan.platform",
     "huiyuan.members",
+    "huiyuan.loyalty",
     "huiyuan.console",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class LoyaltyConfig(AppConfig):
+    name = "huiyuan.loyalty"
+    label = "loyalty"
+    verbose_name = "Loyalty"
+
+    def ready(self) -> None:
+        from huiyuan.members.segments import register_segment_field
+
+        # Cached ledger balances live on the member row, so segments filter them in the same query.
+        register_segment_field("points_balance", "number", "points_balance")
+        register_segment_field("stored_principal", "decimal", "stored_principal")
+        register_segment_field("stored_bonus", "decimal", "stored_bonus")

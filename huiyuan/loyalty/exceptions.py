@@ -1,0 +1,21 @@
+from django.utils.translation import gettext_lazy as _
+
+from huiyuan.platform.errors import DomainError
+
+
+class InsufficientPoints(DomainError):
+    code = "INSUFFICIENT_POINTS"
+    status_code = 409
+    default_message = _("The member does not have enough points.")
+
+
+class InsufficientBalance(DomainError):
+    code = "INSUFFICIENT_BALANCE"
+    status_code = 409
+    default_message = _("The member's stored value does not cover this amount.")
+
+
+class LedgerKeyConflict(DomainError):
+    code = "IDEMPOTENCY_KEY_REUSED"
+    status_code = 409
+    default_message = _("This idempotency key was already used for a different ledger entry.")

@@ -1,0 +1,409 @@
+"""Points and stored-value ledgers: the only code that writes their entries and cached balances.
+
+Every write locks the member row first (``SELECT … FOR UPDATE``), so concurrent writes for one
+member run one after another; then it looks for an entry with the same idempotency key (a retry
+gets the first result back) and only then checks the balance and appends. The cached balance on
+the member changes in the same transaction; CHECK constraints make a negative balance impossible
+even for code that forgets to check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+from django.db import transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from huiyuan.members.models import Member
+from huiyuan.platform.access import ApiKeyPrincipal
+from huiyuan.platform.errors import NotFound, ValidationFailed
+from huiyuan.platform.events.services import event_record
+from huiyuan.platform.tenancy import tenant_timezone
+
+from .exceptions import InsufficientBalance, InsufficientPoints, LedgerKeyConflict
+from .models import Cause, LoyaltySettings, PointsEntry, PointsLot, PointsLotMovement, StoredValueEntry
+
+CENT = Decimal("0.01")
+_DEFAULT = object()
+
+
+@dataclass(frozen=True)
+class PointsResult:
+    entry: PointsEntry
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class StoredValueResult:
+    entry: StoredValueEntry
+    replayed: bool
+
+
+def loyalty_settings() -> LoyaltySettings:
+    return LoyaltySettings.objects.order_by("pk").first() or LoyaltySettings.objects.create()
+
+
+def _lock_member(member_id: int) -> Member:
+    member = Member.objects.select_for_update().filter(pk=member_id).first()
+    if member is None:
+        raise NotFound()
+    return member
+
+
+def _user(actor: Any) -> Any:
+    return (
+        actor if actor is not None and not isinstance(actor, ApiKeyPrincipal) and getattr(actor, "pk", None) else None
+    )
+
+
+def default_expiry(earned_at: datetime, settings: LoyaltySettings | None = None) -> datetime | None:
+    settings = settings or loyalty_settings()
+    if settings.points_expiry == LoyaltySettings.Expiry.NEVER:
+        return None
+    local = earned_at.astimezone(tenant_timezone())
+    if settings.points_expiry == LoyaltySettings.Expiry.END_OF_YEAR:
+        # Points earned in a year last until the end of the next one (a common Chinese rule).
+        return datetime(local.year + 2, 1, 1, tzinfo=local.tzinfo)
+    return earned_at + relativedelta(months=settings.points_expiry_months)
+
+
+def _positive_points(amount: int) -> None:
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise ValidationFailed(fields={"amount": [_("Points are a positive whole number.")]})
+
+
+def _replay_points(key: str, member_id: int, amount: int) -> PointsResult | None:
+    existing = PointsEntry.objects.filter(idempotency_key=key).first()
+    if existing is None:
+        return None
+    if existing.member_id != member_id or abs(existing.amount) != amount:
+        raise LedgerKeyConflict()
+    return PointsResult(entry=existing, replayed=True)
+
+
+def points_earn(
+    *,
+    member_id: int,
+    amount: int,
+    idempotency_key: str,
+    cause: str,
+    cause_id: str = "",
+    reason: str = "",
+    actor: Any = None,
+    expires_at: Any = _DEFAULT,
+    earned_at: datetime | None = None,
+) -> PointsResult:
+    """Credit points as a new lot that expires by the tenant's rule (or ``expires_at``)."""
+    _positive_points(amount)
+    with transaction.atomic():
+        member = _lock_member(member_id)
+        if replay := _replay_points(idempotency_key, member_id, amount):
+            return replay
+        balance = member.points_balance + amount
+        entry = PointsEntry.objects.create(
+            member_id=member_id,
+            kind=PointsEntry.Kind.EARN,
+            amount=amount,
+            balance_after=balance,
+            idempotency_key=idempotency_key,
+            cause=cause,
+            cause_id=str(cause_id),
+            reason=reason[:255],
+            actor=_user(actor),
+        )
+        expiry = default_expiry(earned_at or entry.created_at) if expires_at is _DEFAULT else expires_at
+        PointsLot.objects.create(
+            member_id=member_id, earned_by=entry, amount=amount, remaining=amount, expires_at=expiry
+        )
+        Member.objects.filter(pk=member_id).update(points_balance=balance)
+        event_record(
+            "points.earned",
+            {"member_id": member_id, "amount": amount, "balance": balance, "cause": cause, "cause_id": str(cause_id)},
+            aggregate_type="member",
+            aggregate_id=member_id,
+        )
+    return PointsResult(entry=entry, replayed=False)
+
+
+def _consume_lots(member_id: int, amount: int, entry: PointsEntry, *, now: datetime) -> None:
+    """Take ``amount`` from open, unexpired lots, the soonest-expiring first (FIFO by expiry)."""
+    lots = (
+        PointsLot.objects.select_for_update()
+        .filter(member_id=member_id, remaining__gt=0)
+        .exclude(expires_at__lte=now)
+        .order_by(F("expires_at").asc(nulls_last=True), "id")
+    )
+    left = amount
+    movements = []
+    for lot in lots:
+        take = min(lot.remaining, left)
+        PointsLot.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take)
+        movements.append(PointsLotMovement(entry=entry, lot=lot, amount=-take))
+        left -= take
+        if left == 0:
+            break
+    if left:
+        # The cached balance said yes but the lots disagree: refuse rather than go negative.
+        raise InsufficientPoints()
+    PointsLotMovement.objects.bulk_create(movements)
+
+
+def points_spend(
+    *,
+    member_id: int,
+    amount: int,
+    idempotency_key: str,
+    cause: str,
+    cause_id: str = "",
+    reason: str = "",
+    actor: Any = None,
+) -> PointsResult:
+    _positive_points(amount)
+    with transaction.atomic():
+        member = _lock_member(member_id)
+        if replay := _replay_points(idempotency_key, member_id, amount):
+            return replay
+        spendable = _spendable_points(member_id)
+        if amount > min(member.points_balance, spendable):
+            raise InsufficientPoints(
+                _("%(balance)d points available, %(amount)d needed.")
+                % {"balance": min(member.points_balance, spendable), "amount": amount}
+            )
+        balance = member.points_balance - amount
+        entry = PointsEntry.objects.create(
+            member_id=member_id,
+            kind=PointsEntry.Kind.SPEND,
+            amount=-amount,
+            balance_after=balance,
+            idempotency_key=idempotency_key,
+            cause=cause,
+            cause_id=str(cause_id),
+            reason=reason[:255],
+            actor=_user(actor),
+        )
+        _consume_lots(member_id, amount, entry, now=timezone.now())
+        Member.objects.filter(pk=member_id).update(points_balance=balance)
+    return PointsResult(entry=entry, replayed=False)
+
+
+def _spendable_points(member_id: int) -> int:
+    """Open lots not yet expired (expired lots wait for the expiry job but are not spendable)."""
+    return int(
+        PointsLot.objects.filter(member_id=member_id, remaining__gt=0)
+        .exclude(expires_at__lte=timezone.now())
+        .aggregate(total=Sum("remaining"))["total"]
+        or 0
+    )
+
+
+def points_expire_due(*, now: datetime | None = None, limit: int | None = None) -> int:
+    """Expire every lot whose time has come. Re-runnable: an expired lot has nothing remaining, and
+    its entry's key (``expire:lot:<id>``) is unique, so nothing expires twice."""
+    now = now or timezone.now()
+    member_ids = list(
+        PointsLot.objects.filter(remaining__gt=0, expires_at__lte=now)
+        .order_by("member_id")
+        .values_list("member_id", flat=True)
+        .distinct()[:limit]
+    )
+    expired = 0
+    for member_id in member_ids:
+        with transaction.atomic():
+            member = _lock_member(member_id)
+            balance = member.points_balance
+            for lot in (
+                PointsLot.objects.select_for_update()
+                .filter(member_id=member_id, remaining__gt=0, expires_at__lte=now)
+                .order_by("expires_at", "id")
+            ):
+                balance -= lot.remaining
+                entry = PointsEntry.objects.create(
+                    member_id=member_id,
+                    kind=PointsEntry.Kind.EXPIRE,
+                    amount=-lot.remaining,
+                    balance_after=balance,
+                    idempotency_key=f"expire:lot:{lot.pk}",
+                    cause=Cause.EXPIRY,
+                    cause_id=str(lot.pk),
+                )
+                PointsLotMovement.objects.create(entry=entry, lot=lot, amount=-lot.remaining)
+                PointsLot.objects.filter(pk=lot.pk).update(remaining=0)
+                expired += lot.remaining
+                event_record(
+                    "points.expired",
+                    {"member_id": member_id, "amount": lot.remaining, "lot_id": lot.pk},
+                    aggregate_type="member",
+                    aggregate_id=member_id,
+                )
+            Member.objects.filter(pk=member_id).update(points_balance=balance)
+    return expired
+
+
+# ---- stored value ---------------------------------------------------------------------------------
+def _money(value: Any, field: str) -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError as exc:
+        raise ValidationFailed(fields={field: [_("Enter an amount such as 88.50.")]}) from exc
+    if not amount.is_finite() or amount != amount.quantize(CENT) or amount < 0:
+        raise ValidationFailed(fields={field: [_("Enter a positive amount with at most two decimals.")]})
+    return amount
+
+
+def _replay_stored(key: str, member_id: int, total: Decimal) -> StoredValueResult | None:
+    existing = StoredValueEntry.objects.filter(idempotency_key=key).first()
+    if existing is None:
+        return None
+    if existing.member_id != member_id or abs(existing.principal + existing.bonus) != total:
+        raise LedgerKeyConflict()
+    return StoredValueResult(entry=existing, replayed=True)
+
+
+def stored_value_topup(
+    *,
+    member_id: int,
+    principal: Any,
+    bonus: Any = 0,
+    idempotency_key: str,
+    cause: str = Cause.STAFF,
+    cause_id: str = "",
+    reason: str = "",
+    actor: Any = None,
+) -> StoredValueResult:
+    principal_amount, bonus_amount = _money(principal, "principal"), _money(bonus, "bonus")
+    if principal_amount <= 0:
+        raise ValidationFailed(fields={"principal": [_("A top-up needs a positive amount.")]})
+    with transaction.atomic():
+        member = _lock_member(member_id)
+        if replay := _replay_stored(idempotency_key, member_id, principal_amount + bonus_amount):
+            return replay
+        entry = StoredValueEntry.objects.create(
+            member_id=member_id,
+            kind=StoredValueEntry.Kind.TOPUP,
+            principal=principal_amount,
+            bonus=bonus_amount,
+            principal_after=member.stored_principal + principal_amount,
+            bonus_after=member.stored_bonus + bonus_amount,
+            idempotency_key=idempotency_key,
+            cause=cause,
+            cause_id=str(cause_id),
+            reason=reason[:255],
+            actor=_user(actor),
+        )
+        Member.objects.filter(pk=member_id).update(
+            stored_principal=entry.principal_after, stored_bonus=entry.bonus_after
+        )
+        event_record(
+            "stored_value.topped_up",
+            {"member_id": member_id, "principal": str(principal_amount), "bonus": str(bonus_amount)},
+            aggregate_type="member",
+            aggregate_id=member_id,
+        )
+    return StoredValueResult(entry=entry, replayed=False)
+
+
+def split_spend(amount: Decimal, principal: Decimal, bonus: Decimal, mode: str) -> tuple[Decimal, Decimal]:
+    """How much of a spend comes from principal and from bonus."""
+    if mode == LoyaltySettings.BonusUse.LAST:
+        from_principal = min(amount, principal)
+        return from_principal, amount - from_principal
+    total = principal + bonus
+    from_bonus = (amount * bonus / total).quantize(CENT, rounding=ROUND_HALF_UP) if total else Decimal(0)
+    from_bonus = min(from_bonus, bonus)
+    from_principal = amount - from_bonus
+    if from_principal > principal:  # rounding pushed past the principal: take the rest from bonus
+        from_bonus += from_principal - principal
+        from_principal = principal
+    return from_principal, from_bonus
+
+
+def stored_value_spend(
+    *,
+    member_id: int,
+    amount: Any,
+    idempotency_key: str,
+    cause: str = Cause.ORDER,
+    cause_id: str = "",
+    reason: str = "",
+    actor: Any = None,
+) -> StoredValueResult:
+    total = _money(amount, "amount")
+    if total <= 0:
+        raise ValidationFailed(fields={"amount": [_("Enter a positive amount.")]})
+    with transaction.atomic():
+        member = _lock_member(member_id)
+        if replay := _replay_stored(idempotency_key, member_id, total):
+            return replay
+        available = member.stored_principal + member.stored_bonus
+        if total > available:
+            raise InsufficientBalance(
+                _("Balance %(available)s, %(amount)s needed.") % {"available": available, "amount": total}
+            )
+        from_principal, from_bonus = split_spend(
+            total, member.stored_principal, member.stored_bonus, loyalty_settings().bonus_use
+        )
+        entry = StoredValueEntry.objects.create(
+            member_id=member_id,
+            kind=StoredValueEntry.Kind.SPEND,
+            principal=-from_principal,
+            bonus=-from_bonus,
+            principal_after=member.stored_principal - from_principal,
+            bonus_after=member.stored_bonus - from_bonus,
+            idempotency_key=idempotency_key,
+            cause=cause,
+            cause_id=str(cause_id),
+            reason=reason[:255],
+            actor=_user(actor),
+        )
+        Member.objects.filter(pk=member_id).update(
+            stored_principal=entry.principal_after, stored_bonus=entry.bonus_after
+        )
+        event_record(
+            "stored_value.spent",
+            {"member_id": member_id, "amount": str(total), "principal": str(from_principal), "bonus": str(from_bonus)},
+            aggregate_type="member",
+            aggregate_id=member_id,
+        )
+    return StoredValueResult(entry=entry, replayed=False)
+
+
+# ---- reconciliation -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Drift:
+    member_id: int
+    ledger: str
+    cached: Any
+    from_entries: Any
+    from_lots: Any = None
+
+
+def reconcile() -> list[Drift]:
+    """Prove sum(entries) = cached balance (= sum of open lots for points) for every member; return
+    every member where they differ (an empty list means the books balance)."""
+    drifts: list[Drift] = []
+    points = dict(PointsEntry.objects.values("member_id").annotate(s=Sum("amount")).values_list("member_id", "s"))
+    lots = dict(
+        PointsLot.objects.filter(remaining__gt=0)
+        .values("member_id")
+        .annotate(s=Sum("remaining"))
+        .values_list("member_id", "s")
+    )
+    stored = {
+        row["member_id"]: (row["p"], row["b"])
+        for row in StoredValueEntry.objects.values("member_id").annotate(p=Sum("principal"), b=Sum("bonus"))
+    }
+    members = Member.objects.filter(pk__in=set(points) | set(lots) | set(stored)).values_list(
+        "pk", "points_balance", "stored_principal", "stored_bonus"
+    )
+    for pk, cached_points, principal, bonus in members:
+        if not cached_points == points.get(pk, 0) == lots.get(pk, 0):
+            drifts.append(Drift(pk, "points", cached_points, points.get(pk, 0), lots.get(pk, 0)))
+        if (principal, bonus) != stored.get(pk, (Decimal(0), Decimal(0))):
+            drifts.append(Drift(pk, "stored_value", (principal, bonus), stored.get(pk)))
+    return drifts

@@ -1,0 +1,145 @@
+"""Loyalty ledgers. Each is append-only: entries are never updated or deleted, corrections are new
+entries, and the member's cached balance changes in the same transaction (CHECK constraints keep
+it from going negative). Every entry has an idempotency key, so a retried write finds its first
+result instead of crediting twice, and names its cause (order, refund, rule, staff, import)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class LoyaltySettings(models.Model):
+    class Expiry(models.TextChoices):
+        ROLLING = "rolling", _("N months after earning")
+        END_OF_YEAR = "end_of_year", _("End of the year after earning")
+        NEVER = "never", _("Never")
+
+    class BonusUse(models.TextChoices):
+        PROPORTIONAL = "proportional", _("In proportion to principal")
+        LAST = "last", _("After the principal is used up")
+
+    points_expiry = models.CharField(max_length=16, choices=Expiry.choices, default=Expiry.ROLLING)
+    points_expiry_months = models.PositiveSmallIntegerField(default=12)
+    bonus_use = models.CharField(max_length=16, choices=BonusUse.choices, default=BonusUse.PROPORTIONAL)
+
+    def __str__(self) -> str:
+        return "loyalty settings"
+
+
+class Cause(models.TextChoices):
+    ORDER = "order", _("Order")
+    REFUND = "refund", _("Refund")
+    RULE = "rule", _("Rule")
+    STAFF = "staff", _("Staff")
+    IMPORT = "import", _("Import")
+    EXPIRY = "expiry", _("Expiry")
+    AUTOMATION = "automation", _("Automation")
+
+
+class PointsEntry(models.Model):
+    class Kind(models.TextChoices):
+        EARN = "earn", _("Earned")
+        SPEND = "spend", _("Spent")
+        EXPIRE = "expire", _("Expired")
+        ADJUST = "adjust", _("Adjusted")
+        REVERSE = "reverse", _("Reversed")
+
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="points_entries")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    amount = models.IntegerField()  # + credit, - debit
+    balance_after = models.IntegerField()
+    idempotency_key = models.CharField(max_length=120, unique=True)
+    cause = models.CharField(max_length=12, choices=Cause.choices)
+    cause_id = models.CharField(max_length=64, blank=True)
+    reason = models.CharField(max_length=255, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["member", "-id"])]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(balance_after__gte=0), name="points_entry_balance_gte_0")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount:+d}"
+
+
+class PointsLot(models.Model):
+    """Points earned together, with one expiry. Spending and expiry consume lots oldest-expiry first."""
+
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="points_lots")
+    earned_by = models.OneToOneField(PointsEntry, on_delete=models.PROTECT, related_name="lot")
+    amount = models.PositiveIntegerField()
+    remaining = models.PositiveIntegerField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["member", "expires_at", "id"], name="points_lot_open_fifo", condition=models.Q(remaining__gt=0)
+            ),
+            models.Index(fields=["expires_at"], name="points_lot_open_expiry", condition=models.Q(remaining__gt=0)),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(remaining__lte=models.F("amount")), name="points_lot_remaining_lte_amount"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"lot {self.pk}: {self.remaining}/{self.amount}"
+
+
+class PointsLotMovement(models.Model):
+    """Which lots a debit consumed, so a reversal (refund) restores exactly those points."""
+
+    entry = models.ForeignKey(PointsEntry, on_delete=models.PROTECT, related_name="movements")
+    lot = models.ForeignKey(PointsLot, on_delete=models.PROTECT, related_name="movements")
+    amount = models.IntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.entry_id}→{self.lot_id}: {self.amount}"
+
+
+class StoredValueEntry(models.Model):
+    """储值 ledger: principal (money paid in) and bonus (given by a top-up plan) kept apart."""
+
+    class Kind(models.TextChoices):
+        TOPUP = "topup", _("Top-up")
+        SPEND = "spend", _("Spent")
+        REFUND = "refund", _("Top-up refunded")
+        REVERSE = "reverse", _("Spend reversed")
+        ADJUST = "adjust", _("Adjusted")
+
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="stored_value_entries")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    principal = models.DecimalField(max_digits=12, decimal_places=2)  # + credit, - debit
+    bonus = models.DecimalField(max_digits=12, decimal_places=2)
+    principal_after = models.DecimalField(max_digits=12, decimal_places=2)
+    bonus_after = models.DecimalField(max_digits=12, decimal_places=2)
+    idempotency_key = models.CharField(max_length=120, unique=True)
+    cause = models.CharField(max_length=12, choices=Cause.choices)
+    cause_id = models.CharField(max_length=64, blank=True)
+    reason = models.CharField(max_length=255, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["member", "-id"])]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(principal_after__gte=0), name="sv_principal_after_gte_0"),
+            models.CheckConstraint(condition=models.Q(bonus_after__gte=0), name="sv_bonus_after_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.principal:+} / {self.bonus:+}"
