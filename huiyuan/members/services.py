@@ -49,8 +49,16 @@ GENDER_WORDS = {
     "女": Member.Gender.FEMALE,
     "2": Member.Gender.FEMALE,
     "女士": Member.Gender.FEMALE,
+    "男士": Member.Gender.MALE,
+    "男性": Member.Gender.MALE,
+    "man": Member.Gender.MALE,
+    "女性": Member.Gender.FEMALE,
+    "小姐": Member.Gender.FEMALE,
+    "woman": Member.Gender.FEMALE,
     "unknown": Member.Gender.UNKNOWN,
     "未知": Member.Gender.UNKNOWN,
+    "保密": Member.Gender.UNKNOWN,
+    "其他": Member.Gender.UNKNOWN,
     "0": Member.Gender.UNKNOWN,
 }
 

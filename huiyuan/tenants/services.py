@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django_tenants.utils import tenant_context
 
 from huiyuan.platform.errors import ValidationFailed
-from huiyuan.platform.phones import InvalidPhone, normalize_phone
+from huiyuan.platform.phones import InvalidPhone, display_phone, normalize_phone
 
 from . import provisioning
 from .models import Domain, Plan, Tenant
@@ -157,7 +157,9 @@ def tenant_signup(*, name: str, subdomain: str, owner_phone: str, owner_email: s
         provisioning.provision_by_clone()
 
     transaction.on_commit(_refill_pool_later, robust=True)
-    return SignupResult(tenant=tenant, domain=tenant_domain(subdomain), owner_login=owner.username, cold_path=cold_path)
+    # Owners type their phone as they know it (13800138000); the E.164 form works too.
+    login = display_phone(owner.phone) if owner.phone else owner.username
+    return SignupResult(tenant=tenant, domain=tenant_domain(subdomain), owner_login=login, cold_path=cold_path)
 
 
 def _refill_pool_later() -> None:
