@@ -7,7 +7,11 @@ class LoyaltyConfig(AppConfig):
     verbose_name = "Loyalty"
 
     def ready(self) -> None:
-        from huiyuan.members.segments import register_segment_field
+        from huiyuan.members.segments import register_segment_action, register_segment_field
+
+        from .coupons import coupon_issue_to_segment
+
+        register_segment_action("issue_coupon", coupon_issue_to_segment)
 
         # Cached ledger balances live on the member row, so segments filter them in the same query.
         register_segment_field("points_balance", "number", "points_balance")

@@ -19,3 +19,15 @@ class LedgerKeyConflict(DomainError):
     code = "IDEMPOTENCY_KEY_REUSED"
     status_code = 409
     default_message = _("This idempotency key was already used for a different ledger entry.")
+
+
+class CouponNotUsable(DomainError):
+    code = "COUPON_NOT_USABLE"
+    status_code = 409
+    default_message = _("This coupon cannot be used.")
+
+
+class CouponOutOfStock(DomainError):
+    code = "COUPON_OUT_OF_STOCK"
+    status_code = 409
+    default_message = _("No coupons of this kind are left to issue.")

@@ -143,3 +143,73 @@ class StoredValueEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.principal:+} / {self.bonus:+}"
+
+
+class CouponTemplate(models.Model):
+    class Kind(models.TextChoices):
+        FIXED = "fixed", _("Fixed amount off")
+        PERCENT = "percent", _("Percentage off")
+        THRESHOLD = "threshold", _("Amount off above a threshold (满减)")
+        GIFT = "gift", _("Gift")
+
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    amount_off = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    percent_off = models.PositiveSmallIntegerField(null=True, blank=True)  # 15 = 15% off (八五折)
+    threshold = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    gift = models.CharField(max_length=200, blank=True)
+    # Validity: fixed dates, or N days from issue.
+    valid_from = models.DateTimeField(null=True, blank=True)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    valid_days = models.PositiveIntegerField(null=True, blank=True)
+    stores = models.ManyToManyField("members.Store", blank=True, related_name="+")  # empty: every store
+    per_member_limit = models.PositiveIntegerField(null=True, blank=True)
+    stock = models.PositiveIntegerField(null=True, blank=True)  # empty: unlimited
+    issued_count = models.PositiveIntegerField(default=0)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(stock__isnull=True) | models.Q(issued_count__lte=models.F("stock")),
+                name="coupon_template_within_stock",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Coupon(models.Model):
+    class Status(models.TextChoices):
+        ISSUED = "issued", _("Issued")
+        REDEEMED = "redeemed", _("Redeemed")
+        EXPIRED = "expired", _("Expired")
+        VOID = "void", _("Void")
+
+    template = models.ForeignKey(CouponTemplate, on_delete=models.PROTECT, related_name="coupons")
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="coupons")
+    code = models.CharField(max_length=20, unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ISSUED)
+    issue_key = models.CharField(max_length=120, unique=True)
+    issued_at = models.DateTimeField(auto_now_add=True)
+    valid_from = models.DateTimeField(null=True, blank=True)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    redeemed_at = models.DateTimeField(null=True, blank=True)
+    redeem_key = models.CharField(max_length=120, null=True, blank=True, unique=True)
+    redeemed_store = models.ForeignKey(
+        "members.Store", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    redeemed_order_no = models.CharField(max_length=64, blank=True)
+    discount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    void_reason = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["member", "status"]),
+            models.Index(fields=["valid_until"], name="coupon_open_expiry", condition=models.Q(status="issued")),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
