@@ -103,12 +103,12 @@ def run(orders: int, members: int) -> None:
             connection.cursor() as cursor,
             cursor.cursor.copy(
                 "COPY bench_raw_orders (order_no, store_id, member_id, total_amount, paid_amount, refunded_amount, "
-                "payment_methods, status, source, paid_at, request_hash, created_at) FROM STDIN"
+                "payment_methods, benefits, status, source, paid_at, request_hash, created_at) FROM STDIN"
             ) as copy,
         ):
             for n in range(orders):
                 copy.write_row(
-                    (f"R{n:08d}", store_id, None, "99.00", "99.00", 0, "[]", "paid", "import", when, "", when)
+                    (f"R{n:08d}", store_id, None, "99.00", "99.00", 0, "[]", "{}", "paid", "import", when, "", when)
                 )
         copy_time = time.perf_counter() - started
         connection.set_schema_to_public()  # type: ignore[attr-defined]

@@ -70,9 +70,9 @@ def load(members: int, orders: int, store_ids: list[int]) -> None:
         cursor.execute(
             """
             INSERT INTO members_order (order_no, store_id, member_id, total_amount, paid_amount, refunded_amount,
-                payment_methods, status, source, paid_at, request_hash, created_at)
+                payment_methods, benefits, status, source, paid_at, request_hash, created_at)
             SELECT 'O' || g, (%s::bigint[])[1 + (o.member - %s) %% %s], o.member, o.amount, o.amount, 0, '[]',
-                'paid', 'import', now() - random() * interval '730 days', '', now()
+                '{}', 'paid', 'import', now() - random() * interval '730 days', '', now()
             FROM generate_series(1, %s) AS g,
                 LATERAL (SELECT %s + floor(%s * power(random(), 2))::bigint AS member,
                                 round((20 + random() * random() * 2000)::numeric, 2) AS amount

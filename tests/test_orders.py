@@ -162,3 +162,10 @@ def test_fifty_concurrent_posts_of_one_order_record_it_once(committed: dict[str,
             )
         OutboxEvent.objects.filter(tenant_schema=alpha.tenant.schema_name).delete()
         connection.set_schema_to_public()
+
+
+def test_a_retry_without_a_payment_time_is_a_replay_not_a_conflict(in_alpha: World) -> None:
+    data = {"order_no": "NT-1", "store": "A001", "member": {"phone": "13800000001"}, "paid_amount": "10"}
+    first = order_record(actor=in_alpha.hq, data=data)
+    again = order_record(actor=in_alpha.hq, data=data)
+    assert first.created and not again.created and again.order.pk == first.order.pk

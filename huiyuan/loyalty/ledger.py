@@ -163,6 +163,7 @@ def points_spend(
     cause_id: str = "",
     reason: str = "",
     actor: Any = None,
+    kind: str = PointsEntry.Kind.SPEND,
 ) -> PointsResult:
     _positive_points(amount)
     with transaction.atomic():
@@ -178,7 +179,7 @@ def points_spend(
         balance = member.points_balance - amount
         entry = PointsEntry.objects.create(
             member_id=member_id,
-            kind=PointsEntry.Kind.SPEND,
+            kind=kind,
             amount=-amount,
             balance_after=balance,
             idempotency_key=idempotency_key,
@@ -200,6 +201,54 @@ def _spendable_points(member_id: int) -> int:
         .aggregate(total=Sum("remaining"))["total"]
         or 0
     )
+
+
+def restore_points(
+    *, member_id: int, order_no: str, amount: int, idempotency_key: str, actor: Any = None
+) -> PointsResult:
+    """Give back points an order used (a refund): into the very lots they came from, latest
+    consumed first, so they keep their original expiry."""
+    _positive_points(amount)
+    with transaction.atomic():
+        member = _lock_member(member_id)
+        if replay := _replay_points(idempotency_key, member_id, amount):
+            return replay
+        spend = PointsEntry.objects.get(idempotency_key=f"order:{order_no}:points")
+        taken: dict[int, int] = {}
+        for movement in PointsLotMovement.objects.filter(entry=spend).order_by("-id"):
+            taken[movement.lot_id] = -movement.amount
+        restored_before = PointsLotMovement.objects.filter(
+            entry__kind=PointsEntry.Kind.REVERSE, entry__cause_id=order_no, amount__gt=0, lot_id__in=list(taken)
+        ).values_list("lot_id", "amount")
+        for lot_id, restored in restored_before:
+            taken[lot_id] -= restored
+        balance = member.points_balance + amount
+        entry = PointsEntry.objects.create(
+            member_id=member_id,
+            kind=PointsEntry.Kind.REVERSE,
+            amount=amount,
+            balance_after=balance,
+            idempotency_key=idempotency_key,
+            cause=Cause.REFUND,
+            cause_id=order_no,
+            actor=_user(actor),
+        )
+        left = amount
+        movements = []
+        for lot_id, room in taken.items():
+            give = min(room, left)
+            if give <= 0:
+                continue
+            PointsLot.objects.filter(pk=lot_id).update(remaining=F("remaining") + give)
+            movements.append(PointsLotMovement(entry=entry, lot_id=lot_id, amount=give))
+            left -= give
+            if left == 0:
+                break
+        if left:
+            raise ValidationFailed(fields={"amount": [_("More points than the order used.")]})
+        PointsLotMovement.objects.bulk_create(movements)
+        Member.objects.filter(pk=member_id).update(points_balance=balance)
+    return PointsResult(entry=entry, replayed=False)
 
 
 def points_expire_due(*, now: datetime | None = None, limit: int | None = None) -> int:
@@ -407,3 +456,35 @@ def reconcile() -> list[Drift]:
         if (principal, bonus) != stored.get(pk, (Decimal(0), Decimal(0))):
             drifts.append(Drift(pk, "stored_value", (principal, bonus), stored.get(pk)))
     return drifts
+
+
+def stored_value_reverse(
+    *, member_id: int, order_no: str, amount: Decimal, idempotency_key: str, actor: Any = None
+) -> StoredValueResult:
+    """Return stored value an order spent (a refund), split between principal and bonus in the
+    proportion the order took them."""
+    total = _money(amount, "amount")
+    with transaction.atomic():
+        member = _lock_member(member_id)
+        if replay := _replay_stored(idempotency_key, member_id, total):
+            return replay
+        spend = StoredValueEntry.objects.get(idempotency_key=f"order:{order_no}:sv")
+        spent = -(spend.principal + spend.bonus)
+        bonus = (total * -spend.bonus / spent).quantize(CENT, rounding=ROUND_HALF_UP) if spent else Decimal(0)
+        principal = total - bonus
+        entry = StoredValueEntry.objects.create(
+            member_id=member_id,
+            kind=StoredValueEntry.Kind.REVERSE,
+            principal=principal,
+            bonus=bonus,
+            principal_after=member.stored_principal + principal,
+            bonus_after=member.stored_bonus + bonus,
+            idempotency_key=idempotency_key,
+            cause=Cause.REFUND,
+            cause_id=order_no,
+            actor=_user(actor),
+        )
+        Member.objects.filter(pk=member_id).update(
+            stored_principal=entry.principal_after, stored_bonus=entry.bonus_after
+        )
+    return StoredValueResult(entry=entry, replayed=False)

@@ -5,6 +5,8 @@ result instead of crediting twice, and names its cause (order, refund, rule, sta
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -20,9 +22,25 @@ class LoyaltySettings(models.Model):
         PROPORTIONAL = "proportional", _("In proportion to principal")
         LAST = "last", _("After the principal is used up")
 
+    class Rounding(models.TextChoices):
+        DOWN = "down", _("Round down")
+        HALF_UP = "half_up", _("Round half up")
+        UP = "up", _("Round up")
+
     points_expiry = models.CharField(max_length=16, choices=Expiry.choices, default=Expiry.ROLLING)
     points_expiry_months = models.PositiveSmallIntegerField(default=12)
     bonus_use = models.CharField(max_length=16, choices=BonusUse.choices, default=BonusUse.PROPORTIONAL)
+    # Earning: points per yuan paid, rounded per order, optionally capped; excluded categories earn nothing.
+    points_per_yuan = models.DecimalField(max_digits=8, decimal_places=3, default=1)
+    points_rounding = models.CharField(max_length=8, choices=Rounding.choices, default=Rounding.DOWN)
+    max_points_per_order = models.PositiveIntegerField(null=True, blank=True)
+    excluded_categories = models.JSONField(default=list, blank=True)
+    # Redemption at checkout: how many points make one yuan, and the most of a bill points may pay.
+    points_per_yuan_redeemed = models.PositiveIntegerField(default=100)
+    max_points_share = models.DecimalField(max_digits=4, decimal_places=2, default=Decimal("0.5"))
+    # Tiers: upgrades happen at once; downgrades at the periodic review, not within this many days
+    # of the member reaching the tier.
+    tier_grace_days = models.PositiveIntegerField(default=30)
 
     def __str__(self) -> str:
         return "loyalty settings"
@@ -213,3 +231,59 @@ class Coupon(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+
+class EarnRule(models.Model):
+    """A multiplier on earned points for a tier, store, category, weekday (会员日) or the member's
+    birthday month. Multipliers of different rules multiply together."""
+
+    class Kind(models.TextChoices):
+        TIER = "tier", _("Tier")
+        STORE = "store", _("Store")
+        CATEGORY = "category", _("Category")
+        WEEKDAY = "weekday", _("Weekday (member day)")
+        BIRTHDAY_MONTH = "birthday_month", _("Birthday month")
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # tier id, store id, category name or ISO weekday (1 = Monday); empty for the birthday month.
+    match = models.CharField(max_length=64, blank=True)
+    multiplier = models.DecimalField(max_digits=6, decimal_places=2)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind}={self.match} ×{self.multiplier}"
+
+
+class Tier(models.Model):
+    """A membership level (普通 / 银卡 / 金卡 / 钻石) reached by spend within a window."""
+
+    name = models.CharField(_("name"), max_length=50, unique=True)
+    rank = models.PositiveSmallIntegerField(unique=True)  # higher is better
+    threshold_spend = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    window_days = models.PositiveIntegerField(null=True, blank=True)  # empty: lifetime spend
+    discount_rate = models.DecimalField(max_digits=4, decimal_places=3, default=1)  # 0.95 = 九五折
+    points_multiplier = models.DecimalField(max_digits=5, decimal_places=2, default=1)
+    birthday_gift = models.CharField(max_length=200, blank=True)
+    free_shipping = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["rank"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TierChange(models.Model):
+    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="tier_changes")
+    from_tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    to_tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=255)
+    qualifying_spend = models.DecimalField(max_digits=14, decimal_places=2)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.from_tier_id} → {self.to_tier_id}"

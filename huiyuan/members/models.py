@@ -102,6 +102,10 @@ class Member(models.Model):
     points_balance = models.IntegerField(_("points"), db_default=0)
     stored_principal = models.DecimalField(_("stored value (principal)"), max_digits=12, decimal_places=2, db_default=0)
     stored_bonus = models.DecimalField(_("stored value (bonus)"), max_digits=12, decimal_places=2, db_default=0)
+    tier = models.ForeignKey(
+        "loyalty.Tier", null=True, blank=True, on_delete=models.PROTECT, related_name="members", verbose_name=_("tier")
+    )
+    tier_since = models.DateTimeField(null=True, blank=True)
 
     scope_store_field = "home_store"
 
@@ -270,6 +274,9 @@ class Order(models.Model):
     paid_amount = models.DecimalField(_("paid amount"), max_digits=12, decimal_places=2)
     refunded_amount = models.DecimalField(_("refunded amount"), max_digits=12, decimal_places=2, default=0)
     payment_methods = models.JSONField(default=list, blank=True, encoder=DjangoJSONEncoder)
+    # What checkout applied (tier and coupon discounts, points and stored value used, points earned),
+    # so a refund can reverse exactly that, proportionally.
+    benefits = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PAID)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.POS)
     paid_at = models.DateTimeField(_("paid at"), db_index=True)

@@ -362,7 +362,7 @@ def _insert(orders: list[_Order], outcome: OrderImportOutcome, source: str) -> s
     with connection.cursor() as cursor:
         with cursor.cursor.copy(
             f"COPY {order_table} (order_no, store_id, member_id, total_amount, paid_amount, refunded_amount, "
-            "payment_methods, status, source, paid_at, request_hash, created_at) FROM STDIN"
+            "payment_methods, benefits, status, source, paid_at, request_hash, created_at) FROM STDIN"
         ) as copy:
             for order in orders:
                 amount = order.amount if order.amount is not None else sum((ln[4] for ln in order.lines), Decimal(0))
@@ -375,6 +375,7 @@ def _insert(orders: list[_Order], outcome: OrderImportOutcome, source: str) -> s
                         amount,
                         0,
                         "[]",
+                        "{}",
                         Order.Status.PAID,
                         Order.Source.IMPORT,
                         order.paid_at,

@@ -181,7 +181,9 @@ def _apply_purchase(member_id: int, amount: Decimal, paid_at: datetime, *, count
 def order_record(*, actor: Any, data: dict[str, Any], source: str = Order.Source.POS) -> OrderResult:
     check_permission(actor, "loyalty.order.create")
     cleaned, lines, _member = _clean_order(actor, data)
-    request_hash = _hash({**cleaned, "lines": lines})
+    # Hash what the client sent for the time, not the server's "now" a missing time defaults to:
+    # otherwise a retry without a time would look like a different order.
+    request_hash = _hash({**cleaned, "paid_at": data.get("paid_at") or None, "lines": lines})
     existing = Order.objects.filter(order_no=cleaned["order_no"]).first()
     if existing is not None:
         return _replay(existing, request_hash)

@@ -3,6 +3,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from huiyuan.loyalty.api import views as loyalty_views
 from huiyuan.members.api import views as member_views
 from huiyuan.platform.api import views as platform_views
 
@@ -30,6 +31,9 @@ api_v1 = [
     path("orders", member_views.OrderListView.as_view(), name="order-list"),
     path("orders/<str:order_no>", member_views.OrderDetailView.as_view(), name="order-detail"),
     path("orders/<str:order_no>/refunds", member_views.RefundView.as_view(), name="order-refund"),
+    path("checkout/quote", loyalty_views.CheckoutQuoteView.as_view(), name="checkout-quote"),
+    path("checkout", loyalty_views.CheckoutView.as_view(), name="checkout"),
+    path("checkout/<str:order_no>/refunds", loyalty_views.CheckoutRefundView.as_view(), name="checkout-refund"),
     path("tags", member_views.TagListView.as_view(), name="tag-list"),
     path("segments", member_views.SegmentListView.as_view(), name="segment-list"),
     path("segments/preview", member_views.SegmentPreviewView.as_view(), name="segment-preview"),

@@ -1,0 +1,230 @@
+"""Checkout: tier discount, coupon, points and stored value in one transaction; replays write
+nothing; refunds reverse in proportion, once; tiers move up at once and down at review."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from huiyuan.loyalty.checkout import checkout_commit, checkout_quote, checkout_refund
+from huiyuan.loyalty.coupons import coupon_issue, coupon_template_create
+from huiyuan.loyalty.earning import EarnLine, points_for_order
+from huiyuan.loyalty.exceptions import InsufficientPoints
+from huiyuan.loyalty.ledger import loyalty_settings, points_earn, reconcile, stored_value_topup
+from huiyuan.loyalty.models import Coupon, EarnRule, PointsEntry, StoredValueEntry, Tier, TierChange
+from huiyuan.loyalty.tiers import tier_review
+from huiyuan.members.models import Member, Order
+from huiyuan.platform.events.models import OutboxEvent
+
+from .conftest import World, api
+
+
+@pytest.fixture
+def gold(in_alpha: World) -> Tier:
+    Tier.objects.create(name="普通", rank=0, threshold_spend=0)
+    tier = Tier.objects.create(
+        name="金卡",
+        rank=1,
+        threshold_spend=1000,
+        discount_rate=Decimal("0.95"),
+        points_multiplier=Decimal("1.5"),
+        window_days=365,
+    )
+    Member.objects.filter(pk=in_alpha.member_a.pk).update(tier=tier, tier_since=timezone.now())
+    points_earn(member_id=in_alpha.member_a.pk, amount=5000, idempotency_key="seed:pts", cause="staff")
+    stored_value_topup(member_id=in_alpha.member_a.pk, principal="200", bonus="20", idempotency_key="seed:sv")
+    return tier
+
+
+def basket(world: World, no: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "order_no": no,
+        "store": "A001",
+        "member": {"phone": "13800000001"},
+        "lines": [
+            {"sku": "LATTE", "category": "咖啡", "amount": "200.00"},
+            {"sku": "CAKE", "category": "甜点", "amount": "100.00"},
+        ],
+        **extra,
+    }
+
+
+def test_checkout_applies_everything_in_one_transaction(in_alpha: World, gold: Tier) -> None:
+    template = coupon_template_create(
+        actor=in_alpha.hq,
+        name="满100减20",
+        kind="threshold",
+        amount_off=Decimal(20),
+        threshold=Decimal(100),
+        valid_days=30,
+    )
+    coupon = coupon_issue(template_id=template.pk, member_id=in_alpha.member_a.pk, idempotency_key="c1")
+    data = basket(
+        in_alpha,
+        "CO-1",
+        coupon_code=coupon.code,
+        points=1000,
+        stored_value="100.00",
+        payment_methods=[{"method": "wechat", "amount": "155.00"}],
+    )
+    quote = checkout_quote(data=data, store_id=in_alpha.store_a.pk)
+    assert (quote.tier_discount, quote.coupon_discount, quote.points_value, quote.due_external) == (
+        Decimal("15.00"),
+        Decimal("20.00"),
+        Decimal("10.00"),
+        Decimal("155.00"),
+    )
+    assert quote.points_to_earn == 382  # 255 paid × 1 point per yuan × 1.5 (gold), rounded down
+    result = checkout_commit(actor=in_alpha.cashier_b if False else in_alpha.manager_a, data=data)
+    order = result.order
+    assert result.created and order.paid_amount == Decimal("255.00") and order.total_amount == Decimal("300.00")
+    member = Member.objects.get(pk=in_alpha.member_a.pk)
+    assert member.points_balance == 5000 - 1000 + 382
+    assert member.stored_principal + member.stored_bonus == Decimal("120.00")
+    assert Coupon.objects.get(pk=coupon.pk).status == "redeemed"
+    assert member.order_count == 1 and reconcile() == []
+    replay = checkout_commit(actor=in_alpha.manager_a, data=data)
+    assert not replay.created and replay.order.pk == order.pk
+    assert PointsEntry.objects.filter(idempotency_key__startswith="order:CO-1").count() == 2
+
+
+def test_a_refused_redemption_leaves_no_order(in_alpha: World, gold: Tier) -> None:
+    with pytest.raises(InsufficientPoints):
+        checkout_commit(actor=in_alpha.manager_a, data=basket(in_alpha, "CO-2", points=99999))
+    assert not Order.objects.filter(order_no="CO-2").exists()
+    assert Member.objects.get(pk=in_alpha.member_a.pk).points_balance == 5000
+
+
+def test_partial_refunds_reverse_in_proportion_and_add_up_exactly(in_alpha: World, gold: Tier) -> None:
+    data = basket(in_alpha, "CO-3", points=1000, stored_value="100.00")
+    order = checkout_commit(actor=in_alpha.manager_a, data=data).order
+    earned = order.benefits["points_earned"]
+    checkout_refund(actor=in_alpha.manager_a, order_no="CO-3", refund_no="R-1", amount="100.00")
+    checkout_refund(actor=in_alpha.manager_a, order_no="CO-3", refund_no="R-1", amount="100.00")  # a retry
+    member = Member.objects.get(pk=in_alpha.member_a.pk)
+    share = Decimal(100) / Decimal("275.00")
+    assert member.points_balance == 5000 - 1000 + earned - round(earned * share) + round(1000 * share)
+    checkout_refund(actor=in_alpha.manager_a, order_no="CO-3", refund_no="R-2", amount="175.00")
+    member.refresh_from_db()
+    assert member.points_balance == 5000  # everything earned taken back, everything used returned
+    assert member.stored_principal + member.stored_bonus == Decimal("220.00")
+    assert StoredValueEntry.objects.filter(kind="reverse").count() == 2 and reconcile() == []
+
+
+def test_tier_upgrades_at_once_and_downgrades_only_at_review_after_grace(in_alpha: World) -> None:
+    loyalty_settings()
+    Tier.objects.create(name="普通", rank=0, threshold_spend=0)
+    silver = Tier.objects.create(name="银卡", rank=1, threshold_spend=500, window_days=365)
+    checkout_commit(
+        actor=in_alpha.manager_a,
+        data={
+            **basket(in_alpha, "T-1"),
+            "member": {"phone": "13800000002"},
+            "store": "A001",
+            "paid_at": timezone.now().isoformat(),
+        },
+    )
+    checkout_commit(
+        actor=in_alpha.hq, data={**basket(in_alpha, "T-2"), "member": {"phone": "13800000002"}, "store": "B001"}
+    )
+    member = Member.objects.get(pk=in_alpha.member_b.pk)
+    assert member.tier_id == silver.pk
+    assert OutboxEvent.objects.filter(event_type="tier.changed").exists()
+    Order.objects.filter(member=member).update(paid_at=timezone.now() - timedelta(days=400))
+    assert tier_review(now=timezone.now()) == {"upgraded": 0, "downgraded": 0}  # still within the grace period
+    assert tier_review(now=timezone.now() + timedelta(days=31))["downgraded"] == 1
+    assert Member.objects.get(pk=member.pk).tier.name == "普通"
+    assert TierChange.objects.filter(member=member).count() == 3
+
+
+def test_earn_rules_multiply_exclude_and_cap(in_alpha: World) -> None:
+    settings = loyalty_settings()
+    settings.excluded_categories = ["烟酒"]
+    settings.max_points_per_order = 1000
+    monday = timezone.datetime(2026, 11, 23, 12, 0, tzinfo=timezone.get_current_timezone())
+    EarnRule.objects.create(kind="weekday", match="1", multiplier=Decimal(2))  # Monday is member day
+    EarnRule.objects.create(kind="category", match="咖啡", multiplier=Decimal(3))
+    member = Member.objects.get(pk=in_alpha.member_a.pk)
+    lines = [EarnLine("咖啡", Decimal(10)), EarnLine("烟酒", Decimal(500)), EarnLine("甜点", Decimal(5))]
+    assert (
+        points_for_order(member=member, store_id=in_alpha.store_a.pk, paid_at=monday, lines=lines, settings=settings)
+        == (10 * 3 + 5) * 2
+    )
+    big = [EarnLine("咖啡", Decimal(1000))]
+    assert (
+        points_for_order(member=member, store_id=in_alpha.store_a.pk, paid_at=monday, lines=big, settings=settings)
+        == 1000
+    )
+
+
+def test_checkout_api_quote_commit_and_refund(alpha: World) -> None:
+    client = api(alpha, "manager_a")
+    quote = client.post("/api/v1/checkout/quote", basket(alpha, "API-CO"), format="json")
+    assert quote.status_code == 200 and quote.json()["paid"] == "300.00"
+    first = client.post("/api/v1/checkout", basket(alpha, "API-CO"), format="json")
+    again = client.post("/api/v1/checkout", basket(alpha, "API-CO"), format="json")
+    assert first.status_code == again.status_code == 201 and first.json() == again.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    refund = client.post("/api/v1/checkout/API-CO/refunds", {"refund_no": "R", "amount": "300.00"}, format="json")
+    assert refund.status_code == 201
+    too_much = client.post("/api/v1/checkout/API-CO/refunds", {"refund_no": "R2", "amount": "0.01"}, format="json")
+    assert too_much.status_code == 400
+
+
+@pytest.mark.slow
+def test_fifty_concurrent_duplicate_checkouts_write_one_set_of_entries(committed: dict[str, World]) -> None:
+    alpha = committed["alpha"]
+    member_id = alpha.member_a.pk
+    data = basket(alpha, "DUP-1")
+    outcomes: list[Any] = []
+    barrier = threading.Barrier(50)
+
+    def till() -> None:
+        try:
+            with tenant_context(alpha.tenant):
+                barrier.wait()
+                outcomes.append(checkout_commit(actor=alpha.manager_a, data=data))
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            outcomes.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=till) for _ in range(50)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert all(not isinstance(o, BaseException) for o in outcomes), [
+            o for o in outcomes if isinstance(o, BaseException)
+        ][:1]
+        assert sum(o.created for o in outcomes) == 1 and len({o.order.pk for o in outcomes}) == 1
+        with tenant_context(alpha.tenant):
+            assert PointsEntry.objects.filter(idempotency_key="order:DUP-1:earn").count() == 1
+            assert Member.objects.get(pk=member_id).points_balance == 300
+    finally:
+        with tenant_context(alpha.tenant):
+            from huiyuan.loyalty.models import LoyaltySettings, PointsLot, PointsLotMovement
+
+            PointsLotMovement.objects.all().delete()
+            PointsLot.objects.all().delete()
+            PointsEntry.objects.all().delete()
+            LoyaltySettings.objects.all().delete()
+            Order.objects.filter(order_no="DUP-1").delete()
+            Member.objects.filter(pk=member_id).update(
+                points_balance=0,
+                order_count=0,
+                total_spend=0,
+                first_purchase_at=None,
+                last_purchase_at=None,
+                lifecycle="prospect",
+            )
+        OutboxEvent.objects.filter(tenant_schema=alpha.tenant.schema_name).delete()
+        connection.set_schema_to_public()
