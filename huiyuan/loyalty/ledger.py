@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -251,47 +251,65 @@ def restore_points(
     return PointsResult(entry=entry, replayed=False)
 
 
-def points_expire_due(*, now: datetime | None = None, limit: int | None = None) -> int:
-    """Expire every lot whose time has come. Re-runnable: an expired lot has nothing remaining, and
-    its entry's key (``expire:lot:<id>``) is unique, so nothing expires twice."""
+EXPIRE_SQL = """
+CREATE TEMP TABLE expiring ON COMMIT DROP AS
+SELECT l.id AS lot_id, l.member_id, l.remaining,
+       m.points_balance - sum(l.remaining) OVER (PARTITION BY l.member_id ORDER BY l.expires_at, l.id) AS balance_after
+FROM loyalty_pointslot l JOIN members_member m ON m.id = l.member_id
+WHERE l.member_id = ANY(%(ids)s) AND l.remaining > 0 AND l.expires_at <= %(now)s;
+
+INSERT INTO loyalty_pointsentry (member_id, kind, amount, balance_after, idempotency_key, cause, cause_id, reason,
+                                 created_at)
+SELECT member_id, 'expire', -remaining, balance_after, 'expire:lot:' || lot_id, 'expiry', lot_id::text, '', %(now)s
+FROM expiring ORDER BY member_id, balance_after DESC;
+
+INSERT INTO loyalty_pointslotmovement (entry_id, lot_id, amount)
+SELECT e.id, x.lot_id, -x.remaining FROM expiring x
+JOIN loyalty_pointsentry e ON e.idempotency_key = 'expire:lot:' || x.lot_id;
+
+UPDATE loyalty_pointslot SET remaining = 0 WHERE id IN (SELECT lot_id FROM expiring);
+
+UPDATE members_member m SET points_balance = m.points_balance - s.total
+FROM (SELECT member_id, sum(remaining) AS total FROM expiring GROUP BY member_id) s WHERE m.id = s.member_id;
+
+INSERT INTO events_outboxevent (tenant_schema, event_type, aggregate_type, aggregate_id, payload, created_at,
+                                attempts, last_error)
+SELECT %(schema)s, 'points.expired', 'member', member_id::text,
+       jsonb_build_object('member_id', member_id, 'amount', sum(remaining), 'lots', count(*)), now(), 0, ''
+FROM expiring GROUP BY member_id;
+"""
+
+
+def points_expire_due(*, now: datetime | None = None, batch_members: int = 5000) -> int:
+    """Expire every lot whose time has come, a batch of members per transaction, set-based: one
+    entry and movement per lot, one balance update and one ``points.expired`` event per member.
+
+    Re-runnable: an expired lot has nothing remaining, and its entry's key (``expire:lot:<id>``)
+    is unique, so nothing expires twice. Members are locked in id order, like every other ledger
+    write, so the job and the tills never deadlock and never see a half-expired member."""
+    from huiyuan.platform.tenancy import current_schema
+
     now = now or timezone.now()
-    member_ids = list(
-        PointsLot.objects.filter(remaining__gt=0, expires_at__lte=now)
-        .order_by("member_id")
-        .values_list("member_id", flat=True)
-        .distinct()[:limit]
-    )
     expired = 0
-    for member_id in member_ids:
-        with transaction.atomic():
-            member = _lock_member(member_id)
-            balance = member.points_balance
-            for lot in (
-                PointsLot.objects.select_for_update()
-                .filter(member_id=member_id, remaining__gt=0, expires_at__lte=now)
-                .order_by("expires_at", "id")
-            ):
-                balance -= lot.remaining
-                entry = PointsEntry.objects.create(
-                    member_id=member_id,
-                    kind=PointsEntry.Kind.EXPIRE,
-                    amount=-lot.remaining,
-                    balance_after=balance,
-                    idempotency_key=f"expire:lot:{lot.pk}",
-                    cause=Cause.EXPIRY,
-                    cause_id=str(lot.pk),
-                )
-                PointsLotMovement.objects.create(entry=entry, lot=lot, amount=-lot.remaining)
-                PointsLot.objects.filter(pk=lot.pk).update(remaining=0)
-                expired += lot.remaining
-                event_record(
-                    "points.expired",
-                    {"member_id": member_id, "amount": lot.remaining, "lot_id": lot.pk},
-                    aggregate_type="member",
-                    aggregate_id=member_id,
-                )
-            Member.objects.filter(pk=member_id).update(points_balance=balance)
-    return expired
+    after = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                """SELECT id FROM members_member WHERE id IN (
+                       SELECT DISTINCT member_id FROM loyalty_pointslot
+                       WHERE remaining > 0 AND expires_at <= %s AND member_id > %s ORDER BY member_id LIMIT %s)
+                   ORDER BY id FOR UPDATE""",
+                [now, after, batch_members],
+            )
+            ids = [pk for (pk,) in cursor.fetchall()]
+            if not ids:
+                return expired
+            cursor.execute("DROP TABLE IF EXISTS expiring")
+            cursor.execute(EXPIRE_SQL, {"ids": ids, "now": now, "schema": current_schema()})
+            cursor.execute("SELECT coalesce(sum(remaining), 0) FROM expiring")
+            (batch_total,) = cursor.fetchone()  # type: ignore[misc]
+            expired += int(batch_total)
+            after = ids[-1]
 
 
 # ---- stored value ---------------------------------------------------------------------------------

@@ -28,8 +28,11 @@ def qualifying_spend(member_id: int, tier: Tier | None, now: datetime) -> Decima
 def eligible_tier(member_id: int, now: datetime) -> tuple[Tier | None, Decimal]:
     """The best tier whose threshold the member's spend (over that tier's window) reaches."""
     best: tuple[Tier | None, Decimal] = (None, Decimal(0))
+    spend_by_window: dict[int | None, Decimal] = {}  # tiers usually share one window: one query
     for tier in Tier.objects.order_by("rank"):
-        spend = qualifying_spend(member_id, tier, now)
+        if tier.window_days not in spend_by_window:
+            spend_by_window[tier.window_days] = qualifying_spend(member_id, tier, now)
+        spend = spend_by_window[tier.window_days]
         if spend >= tier.threshold_spend:
             best = (tier, spend)
     return best

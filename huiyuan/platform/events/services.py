@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from huiyuan.platform.celery import TenantContextMissing
@@ -35,8 +35,26 @@ def event_record(
         aggregate_type=aggregate_type,
         aggregate_id=str(aggregate_id),
     )
-    transaction.on_commit(lambda: publish_events(ids=[event.pk]), robust=True)
+    _publish_after_commit(event.pk)
     return event
+
+
+def _publish_after_commit(event_id: int) -> None:
+    """Collect the transaction's events and publish them in one go after it commits (a checkout
+    records several: one publish round trip instead of one per event). The batch joins the
+    callback still registered for this transaction; after a commit or a rollback that callback is
+    gone from Django's list and a new batch starts."""
+    batch = getattr(connection, "_huiyuan_outbox_batch", None)
+    if batch is not None and any(hook[1] is batch[1] for hook in connection.run_on_commit):
+        batch[0].append(event_id)
+        return
+    ids = [event_id]
+
+    def publish() -> None:
+        publish_events(ids=ids)
+
+    connection._huiyuan_outbox_batch = (ids, publish)  # type: ignore[attr-defined]
+    transaction.on_commit(publish, robust=True)
 
 
 def _send(event: OutboxEvent) -> None:

@@ -45,6 +45,8 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 # New tenants are cloned from this migrated template schema instead of running every migration.
 TENANT_BASE_SCHEMA = "tenant_template"
 TENANT_CREATION_FAKES_MIGRATIONS = True
+# Send `SET search_path` only when the schema changes, not before every query (a round trip each).
+TENANT_LIMIT_SET_CALLS = True
 PUBLIC_SCHEMA_URLCONF = "huiyuan.platform.urls_public"
 ROOT_URLCONF = "huiyuan.platform.urls_tenant"
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
