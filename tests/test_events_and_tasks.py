@@ -149,3 +149,28 @@ def test_broker_outage_delays_events_without_losing_them(
         assert event.published_at is not None
     finally:
         cleanup(alpha, "+8613500000003")
+
+
+def test_events_of_one_transaction_are_published_together(
+    in_alpha: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    from huiyuan.platform.events.services import event_record
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        events = [event_record("test.batched", {"n": n}) for n in range(3)]
+    assert len(callbacks) == 1
+    assert OutboxEvent.objects.filter(pk__in=[e.pk for e in events], published_at__isnull=False).count() == 3
+
+
+def test_a_rolled_back_transaction_does_not_swallow_the_next_ones_events(
+    in_alpha: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    from huiyuan.platform.events.services import event_record
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        event_record("test.lost", {})
+        raise RuntimeError
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        kept = event_record("test.kept", {})
+    assert len(callbacks) == 1
+    assert OutboxEvent.objects.get(pk=kept.pk).published_at is not None
