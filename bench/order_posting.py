@@ -140,7 +140,8 @@ def _expiry(schema: str, lots: int, members: int) -> tuple[float, float, int]:
         cursor.execute(
             """INSERT INTO loyalty_pointsentry (member_id, kind, amount, balance_after, idempotency_key, cause,
                    cause_id, reason, created_at)
-               SELECT %s + (g %% %s), 'earn', 10, 0, 'seed:' || g, 'import', '', '', now() FROM generate_series(1, %s) g""",
+               SELECT %s + (g %% %s), 'earn', 10, 0, 'seed:' || g, 'import', '', '', now()
+               FROM generate_series(1, %s) g""",
             [first, members, lots],
         )
         cursor.execute(
