@@ -264,3 +264,18 @@ def test_balances_are_segment_fields(in_alpha: World) -> None:
     funded = segment_members(actor=in_alpha.hq, rule={"field": "stored_principal", "op": "gt", "value": "0"})
     assert list(rich.values_list("pk", flat=True)) == [in_alpha.member_a.pk]
     assert list(funded.values_list("pk", flat=True)) == [in_alpha.member_b.pk]
+
+
+def test_nightly_job_expires_reviews_and_reconciles(in_alpha: World) -> None:
+    from huiyuan.loyalty.tasks import loyalty_nightly_task
+
+    points_earn(
+        member_id=in_alpha.member_a.pk,
+        amount=40,
+        idempotency_key="n1",
+        cause="order",
+        expires_at=timezone.now() - timedelta(seconds=1),
+    )
+    result = loyalty_nightly_task.apply().get()
+    assert result["points_expired"] == 40 and result["drift"] == 0
+    assert loyalty_nightly_task.apply().get()["points_expired"] == 0

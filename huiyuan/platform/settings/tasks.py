@@ -29,4 +29,6 @@ CELERY_BEAT_SCHEDULE = {
     "tenant-pool-refill": {"task": "huiyuan.tenants.refill_pool", "schedule": 60.0},
     # 02:30 in Shanghai: lifecycle stages, R/F/M quintiles and automatic tags of every merchant.
     "members-nightly": {"task": "huiyuan.members.nightly_all_tenants", "schedule": crontab(hour=18, minute=30)},
+    # 01:00 in Shanghai: expire points and coupons, review tiers, reconcile the ledgers.
+    "loyalty-nightly": {"task": "huiyuan.loyalty.nightly_all_tenants", "schedule": crontab(hour=17, minute=0)},
 }
