@@ -192,7 +192,14 @@ def checkout_commit(*, actor: Any, data: dict[str, Any]) -> CheckoutResult:
         return CheckoutResult(order=existing, created=False)  # a replay: the first result, nothing written
     from huiyuan.members.orders import find_store
 
+    from .stored_value import payment_password_verify
+
     store = find_store(data.get("store"))
+    if data.get("stored_value") not in (None, "", 0, "0"):
+        ref = data.get("member") or {}
+        payer = find_member(member_id=ref.get("id"), phone=ref.get("phone"), card_no=ref.get("card_no"))
+        if payer is not None:
+            payment_password_verify(member_id=payer.pk, pin=data.get("payment_password"))
     with transaction.atomic():
         quote = checkout_quote(data=data, store_id=store.pk if store else 0)
         externals = list(data.get("payment_methods") or [{"method": "other", "amount": str(quote.due_external)}])

@@ -31,3 +31,21 @@ class CouponOutOfStock(DomainError):
     code = "COUPON_OUT_OF_STOCK"
     status_code = 409
     default_message = _("No coupons of this kind are left to issue.")
+
+
+class PaymentPasswordRequired(DomainError):
+    code = "PAYMENT_PASSWORD_REQUIRED"
+    status_code = 403
+    default_message = _("Enter the member's payment password.")
+
+
+class PaymentPasswordWrong(DomainError):
+    code = "PAYMENT_PASSWORD_WRONG"
+    status_code = 403
+    default_message = _("The payment password is wrong.")
+
+
+class PaymentPasswordLocked(DomainError):
+    code = "PAYMENT_PASSWORD_LOCKED"
+    status_code = 403
+    default_message = _("Too many wrong payment passwords; try again later.")

@@ -287,3 +287,32 @@ class TierChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id}: {self.from_tier_id} → {self.to_tier_id}"
+
+
+class TopUpPlan(models.Model):
+    """A stored-value offer, e.g. pay 1000 get 1100 (principal 1000, bonus 100)."""
+
+    name = models.CharField(_("name"), max_length=100)
+    pay_amount = models.DecimalField(max_digits=12, decimal_places=2)
+    bonus_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pay_amount"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PaymentPassword(models.Model):
+    """A member's optional stored-value PIN, hashed; locked for a while after repeated mistakes."""
+
+    member = models.OneToOneField("members.Member", on_delete=models.CASCADE, related_name="payment_password")
+    password_hash = models.CharField(max_length=200)
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"payment password of {self.member_id}"

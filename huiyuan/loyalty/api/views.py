@@ -68,3 +68,97 @@ class CheckoutRefundView(TenantAPIView):
         )
         headers = {} if result.created else {"Idempotent-Replayed": "true"}
         return Response(RefundSerializer(result.refund).data, status=status.HTTP_201_CREATED, headers=headers)
+
+
+class MemberTopUpView(TenantAPIView):
+    """Top up a member's stored value by plan (``plan_id``). ``Idempotency-Key`` is required: a
+    retried top-up must never credit twice."""
+
+    operation = "loyalty.order.create"
+
+    def post(self, request: Request, member_id: int) -> Response:
+        from huiyuan.members.selectors import member_access_by_id
+
+        from ..stored_value import topup_by_plan
+
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if not key:
+            raise ValidationFailed(fields={"Idempotency-Key": [_("This header is required for this endpoint.")]})
+        member = member_access_by_id(actor=request.user, member_id=member_id)
+        data = _body(request)
+        plan_id = data.get("plan_id")
+        if not str(plan_id or "").isdigit():
+            raise ValidationFailed(fields={"plan_id": [_("Choose a top-up plan.")]})
+        result = topup_by_plan(
+            actor=request.user, member_id=member.pk, plan_id=int(str(plan_id)), idempotency_key=f"topup:{key}"
+        )
+        headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
+        return Response(_sv_entry(result.entry), status=status.HTTP_201_CREATED, headers=headers)
+
+
+class MemberLedgerView(TenantAPIView):
+    """The member's points and stored-value entries, newest first, each with its cause."""
+
+    operation = "members.member.view"
+
+    def get(self, request: Request, member_id: int) -> Response:
+        from huiyuan.members.selectors import member_access_by_id
+
+        from ..models import PointsEntry, StoredValueEntry
+
+        member = member_access_by_id(actor=request.user, member_id=member_id)
+        points = [
+            {
+                "id": e.pk,
+                "kind": e.kind,
+                "amount": e.amount,
+                "balance_after": e.balance_after,
+                "cause": e.cause,
+                "cause_id": e.cause_id,
+                "reason": e.reason,
+                "created_at": e.created_at,
+            }
+            for e in PointsEntry.objects.filter(member=member)[:100]
+        ]
+        stored = [_sv_entry(e) for e in StoredValueEntry.objects.filter(member=member)[:100]]
+        return Response(
+            {
+                "points_balance": member.points_balance,
+                "stored_principal": str(member.stored_principal),
+                "stored_bonus": str(member.stored_bonus),
+                "points": points,
+                "stored_value": stored,
+            }
+        )
+
+
+def _sv_entry(entry: Any) -> dict[str, Any]:
+    return {
+        "id": entry.pk,
+        "kind": entry.kind,
+        "principal": str(entry.principal),
+        "bonus": str(entry.bonus),
+        "principal_after": str(entry.principal_after),
+        "bonus_after": str(entry.bonus_after),
+        "cause": entry.cause,
+        "cause_id": entry.cause_id,
+        "reason": entry.reason,
+        "created_at": entry.created_at,
+    }
+
+
+class StoredValueStatementView(TenantAPIView):
+    operation = "reports.report.view"
+
+    def get(self, request: Request) -> Response:
+        from django.utils.dateparse import parse_date
+
+        from huiyuan.platform.tenancy import tenant_today
+
+        from ..stored_value import stored_value_statement
+
+        raw = request.query_params.get("date")
+        day = parse_date(raw) if raw else tenant_today()
+        if day is None:
+            raise ValidationFailed(fields={"date": [_("Enter a date such as 2026-03-08.")]})
+        return Response(stored_value_statement(day=day))
