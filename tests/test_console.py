@@ -227,3 +227,13 @@ def test_fields_page_creates_renames_and_archives(alpha: World) -> None:
         field.refresh_from_db()
         assert field.label == "兴趣爱好" and field.archived_at is not None
     connection.set_schema_to_public()
+
+
+def test_a_refused_action_shows_a_readable_page_not_a_server_error(alpha: World) -> None:
+    from huiyuan.members.models import Tag
+
+    with tenant_context(alpha.tenant):
+        auto = Tag.objects.create(name="自动", kind="auto", rule={"field": "order_count", "op": "gt", "value": 5})
+    connection.set_schema_to_public()
+    page = console(alpha, "hq").post(f"/members/{alpha.member_a.pk}/tags/", {"tag": auto.pk})
+    assert page.status_code == 400 and "alert" in page.content.decode()

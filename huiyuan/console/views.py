@@ -44,9 +44,14 @@ def _guarded(op: str):  # type: ignore[no-untyped-def]
             try:
                 return view(request, *args, **kwargs)  # type: ignore[no-any-return]
             except DomainError as exc:
-                if isinstance(exc, ValidationFailed):
-                    raise
-                return render(request, "console/error.html", {"message": exc.message}, status=exc.status_code)
+                # Forms catch their own validation errors; anything else still gets a readable page.
+                details = [m for messages in exc.fields.values() for m in messages]
+                return render(
+                    request,
+                    "console/error.html",
+                    {"message": exc.message, "details": details},
+                    status=exc.status_code,
+                )
 
         wrapper.__name__ = view.__name__
         return wrapper
