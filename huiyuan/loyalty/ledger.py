@@ -87,6 +87,66 @@ def _replay_points(key: str, member_id: int, amount: int) -> PointsResult | None
     return PointsResult(entry=existing, replayed=True)
 
 
+def _append_points(
+    member: Member,
+    kind: str,
+    amount: int,
+    *,
+    key: str,
+    cause: str,
+    cause_id: str = "",
+    reason: str = "",
+    actor: Any = None,
+) -> PointsEntry:
+    """Append one points entry and move the locked member's cached balance with it."""
+    balance = member.points_balance + amount
+    entry = PointsEntry.objects.create(
+        member_id=member.pk,
+        kind=kind,
+        amount=amount,
+        balance_after=balance,
+        idempotency_key=key,
+        cause=cause,
+        cause_id=str(cause_id),
+        reason=reason[:255],
+        actor=_user(actor),
+    )
+    Member.objects.filter(pk=member.pk).update(points_balance=balance)
+    member.points_balance = balance
+    return entry
+
+
+def _append_stored_value(
+    member: Member,
+    kind: str,
+    principal: Decimal,
+    bonus: Decimal,
+    *,
+    key: str,
+    cause: str,
+    cause_id: str = "",
+    reason: str = "",
+    actor: Any = None,
+) -> StoredValueEntry:
+    """Append one stored-value entry and move the locked member's cached balances with it."""
+    entry = StoredValueEntry.objects.create(
+        member_id=member.pk,
+        kind=kind,
+        principal=principal,
+        bonus=bonus,
+        principal_after=member.stored_principal + principal,
+        bonus_after=member.stored_bonus + bonus,
+        idempotency_key=key,
+        cause=cause,
+        cause_id=str(cause_id),
+        reason=reason[:255],
+        actor=_user(actor),
+    )
+    Member.objects.filter(pk=member.pk).update(stored_principal=entry.principal_after, stored_bonus=entry.bonus_after)
+    member.stored_principal, member.stored_bonus = entry.principal_after, entry.bonus_after
+    return entry
+
+
 def points_earn(
     *,
     member_id: int,
@@ -105,26 +165,29 @@ def points_earn(
         member = _lock_member(member_id)
         if replay := _replay_points(idempotency_key, member_id, amount):
             return replay
-        balance = member.points_balance + amount
-        entry = PointsEntry.objects.create(
-            member_id=member_id,
-            kind=PointsEntry.Kind.EARN,
-            amount=amount,
-            balance_after=balance,
-            idempotency_key=idempotency_key,
+        entry = _append_points(
+            member,
+            PointsEntry.Kind.EARN,
+            amount,
+            key=idempotency_key,
             cause=cause,
-            cause_id=str(cause_id),
-            reason=reason[:255],
-            actor=_user(actor),
+            cause_id=cause_id,
+            reason=reason,
+            actor=actor,
         )
         expiry = default_expiry(earned_at or entry.created_at) if expires_at is _DEFAULT else expires_at
         PointsLot.objects.create(
             member_id=member_id, earned_by=entry, amount=amount, remaining=amount, expires_at=expiry
         )
-        Member.objects.filter(pk=member_id).update(points_balance=balance)
         event_record(
             "points.earned",
-            {"member_id": member_id, "amount": amount, "balance": balance, "cause": cause, "cause_id": str(cause_id)},
+            {
+                "member_id": member_id,
+                "amount": amount,
+                "balance": entry.balance_after,
+                "cause": cause,
+                "cause_id": str(cause_id),
+            },
             aggregate_type="member",
             aggregate_id=member_id,
         )
@@ -176,20 +239,10 @@ def points_spend(
                 _("%(balance)d points available, %(amount)d needed.")
                 % {"balance": min(member.points_balance, spendable), "amount": amount}
             )
-        balance = member.points_balance - amount
-        entry = PointsEntry.objects.create(
-            member_id=member_id,
-            kind=kind,
-            amount=-amount,
-            balance_after=balance,
-            idempotency_key=idempotency_key,
-            cause=cause,
-            cause_id=str(cause_id),
-            reason=reason[:255],
-            actor=_user(actor),
+        entry = _append_points(
+            member, kind, -amount, key=idempotency_key, cause=cause, cause_id=cause_id, reason=reason, actor=actor
         )
         _consume_lots(member_id, amount, entry, now=timezone.now())
-        Member.objects.filter(pk=member_id).update(points_balance=balance)
     return PointsResult(entry=entry, replayed=False)
 
 
@@ -222,16 +275,14 @@ def restore_points(
         ).values_list("lot_id", "amount")
         for lot_id, restored in restored_before:
             taken[lot_id] -= restored
-        balance = member.points_balance + amount
-        entry = PointsEntry.objects.create(
-            member_id=member_id,
-            kind=PointsEntry.Kind.REVERSE,
-            amount=amount,
-            balance_after=balance,
-            idempotency_key=idempotency_key,
+        entry = _append_points(
+            member,
+            PointsEntry.Kind.REVERSE,
+            amount,
+            key=idempotency_key,
             cause=Cause.REFUND,
             cause_id=order_no,
-            actor=_user(actor),
+            actor=actor,
         )
         left = amount
         movements = []
@@ -247,7 +298,6 @@ def restore_points(
         if left:
             raise ValidationFailed(fields={"amount": [_("More points than the order used.")]})
         PointsLotMovement.objects.bulk_create(movements)
-        Member.objects.filter(pk=member_id).update(points_balance=balance)
     return PointsResult(entry=entry, replayed=False)
 
 
@@ -350,21 +400,16 @@ def stored_value_topup(
         member = _lock_member(member_id)
         if replay := _replay_stored(idempotency_key, member_id, principal_amount + bonus_amount):
             return replay
-        entry = StoredValueEntry.objects.create(
-            member_id=member_id,
-            kind=StoredValueEntry.Kind.TOPUP,
-            principal=principal_amount,
-            bonus=bonus_amount,
-            principal_after=member.stored_principal + principal_amount,
-            bonus_after=member.stored_bonus + bonus_amount,
-            idempotency_key=idempotency_key,
+        entry = _append_stored_value(
+            member,
+            StoredValueEntry.Kind.TOPUP,
+            principal_amount,
+            bonus_amount,
+            key=idempotency_key,
             cause=cause,
             cause_id=str(cause_id),
-            reason=reason[:255],
-            actor=_user(actor),
-        )
-        Member.objects.filter(pk=member_id).update(
-            stored_principal=entry.principal_after, stored_bonus=entry.bonus_after
+            reason=reason,
+            actor=actor,
         )
         event_record(
             "stored_value.topped_up",
@@ -415,21 +460,16 @@ def stored_value_spend(
         from_principal, from_bonus = split_spend(
             total, member.stored_principal, member.stored_bonus, loyalty_settings().bonus_use
         )
-        entry = StoredValueEntry.objects.create(
-            member_id=member_id,
-            kind=StoredValueEntry.Kind.SPEND,
-            principal=-from_principal,
-            bonus=-from_bonus,
-            principal_after=member.stored_principal - from_principal,
-            bonus_after=member.stored_bonus - from_bonus,
-            idempotency_key=idempotency_key,
+        entry = _append_stored_value(
+            member,
+            StoredValueEntry.Kind.SPEND,
+            -from_principal,
+            -from_bonus,
+            key=idempotency_key,
             cause=cause,
             cause_id=str(cause_id),
-            reason=reason[:255],
-            actor=_user(actor),
-        )
-        Member.objects.filter(pk=member_id).update(
-            stored_principal=entry.principal_after, stored_bonus=entry.bonus_after
+            reason=reason,
+            actor=actor,
         )
         event_record(
             "stored_value.spent",
@@ -490,19 +530,14 @@ def stored_value_reverse(
         spent = -(spend.principal + spend.bonus)
         bonus = (total * -spend.bonus / spent).quantize(CENT, rounding=ROUND_HALF_UP) if spent else Decimal(0)
         principal = total - bonus
-        entry = StoredValueEntry.objects.create(
-            member_id=member_id,
-            kind=StoredValueEntry.Kind.REVERSE,
-            principal=principal,
-            bonus=bonus,
-            principal_after=member.stored_principal + principal,
-            bonus_after=member.stored_bonus + bonus,
-            idempotency_key=idempotency_key,
+        entry = _append_stored_value(
+            member,
+            StoredValueEntry.Kind.REVERSE,
+            principal,
+            bonus,
+            key=idempotency_key,
             cause=Cause.REFUND,
             cause_id=order_no,
-            actor=_user(actor),
-        )
-        Member.objects.filter(pk=member_id).update(
-            stored_principal=entry.principal_after, stored_bonus=entry.bonus_after
+            actor=actor,
         )
     return StoredValueResult(entry=entry, replayed=False)

@@ -15,14 +15,13 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from huiyuan.members.models import Member
 from huiyuan.platform.access import check_permission
 from huiyuan.platform.audit import audit_record
 from huiyuan.platform.errors import NotFound, ValidationFailed
 from huiyuan.platform.tenancy import tenant_timezone
 
 from .exceptions import PaymentPasswordLocked, PaymentPasswordRequired, PaymentPasswordWrong
-from .ledger import CENT, StoredValueResult, _lock_member, _user, stored_value_topup
+from .ledger import CENT, StoredValueResult, _append_stored_value, _lock_member, stored_value_topup
 from .models import Cause, PaymentPassword, StoredValueEntry, TopUpPlan
 
 PIN_RE = re.compile(r"^\d{6}$")
@@ -89,21 +88,16 @@ def topup_refund(*, actor: Any, topup_entry_id: int, idempotency_key: str, reaso
             raise ValidationFailed(fields={"topup": [_("Nothing of this top-up is left to refund.")]})
         share = principal / topup.principal
         bonus = min((topup.bonus * share).quantize(CENT, rounding=ROUND_HALF_UP), member.stored_bonus)
-        entry = StoredValueEntry.objects.create(
-            member_id=member.pk,
-            kind=StoredValueEntry.Kind.REFUND,
-            principal=-principal,
-            bonus=-bonus,
-            principal_after=member.stored_principal - principal,
-            bonus_after=member.stored_bonus - bonus,
-            idempotency_key=idempotency_key,
+        entry = _append_stored_value(
+            member,
+            StoredValueEntry.Kind.REFUND,
+            -principal,
+            -bonus,
+            key=idempotency_key,
             cause=Cause.REFUND,
             cause_id=f"topup:{topup.pk}",
-            reason=reason[:255],
-            actor=_user(actor),
-        )
-        Member.objects.filter(pk=member.pk).update(
-            stored_principal=entry.principal_after, stored_bonus=entry.bonus_after
+            reason=reason,
+            actor=actor,
         )
         audit_record(
             actor=actor,
