@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from huiyuan.platform.celery import TenantContextMissing
@@ -73,7 +74,7 @@ def publish_events(*, ids: list[int] | None = None, batch_size: int = 500) -> in
         if ids is not None:
             qs = qs.filter(pk__in=ids)
         events = list(qs.select_for_update(skip_locked=True).order_by("pk")[:batch_size])
-        now = timezone.now()
+        sent: list[int] = []
         for event in events:
             try:
                 _send(event)
@@ -81,8 +82,10 @@ def publish_events(*, ids: list[int] | None = None, batch_size: int = 500) -> in
                 logger.warning("outbox: could not publish %s: %s", event, exc)
                 OutboxEvent.objects.filter(pk=event.pk).update(attempts=event.attempts + 1, last_error=str(exc)[:2000])
                 break
-            OutboxEvent.objects.filter(pk=event.pk).update(published_at=now, attempts=event.attempts + 1)
-            published += 1
+            sent.append(event.pk)
+        if sent:  # one statement for the batch
+            OutboxEvent.objects.filter(pk__in=sent).update(published_at=timezone.now(), attempts=F("attempts") + 1)
+        published = len(sent)
     return published
 
 
