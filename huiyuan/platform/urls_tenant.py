@@ -34,6 +34,7 @@ api_v1 = [
     path("members/<int:member_id>/topups", loyalty_views.MemberTopUpView.as_view(), name="member-topup"),
     path("members/<int:member_id>/ledger", loyalty_views.MemberLedgerView.as_view(), name="member-ledger"),
     path("stored-value/statement", loyalty_views.StoredValueStatementView.as_view(), name="sv-statement"),
+    path("loyalty/opening-balances", loyalty_views.OpeningBalancesView.as_view(), name="opening-balances"),
     path("checkout/quote", loyalty_views.CheckoutQuoteView.as_view(), name="checkout-quote"),
     path("checkout", loyalty_views.CheckoutView.as_view(), name="checkout"),
     path("checkout/<str:order_no>/refunds", loyalty_views.CheckoutRefundView.as_view(), name="checkout-refund"),

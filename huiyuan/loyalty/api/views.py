@@ -162,3 +162,27 @@ class StoredValueStatementView(TenantAPIView):
         if day is None:
             raise ValidationFailed(fields={"date": [_("Enter a date such as 2026-03-08.")]})
         return Response(stored_value_statement(day=day))
+
+
+class OpeningBalancesView(TenantAPIView):
+    """Upload opening balances (CSV / XLSX). ``dry_run=1`` validates and shows the totals only."""
+
+    operation = "loyalty.balance.adjust"
+
+    def post(self, request: Request) -> Response:
+        from huiyuan.members.tables import TableError, read_table
+
+        from ..opening_balances import opening_balances_import, suggest_mapping
+
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise ValidationFailed(fields={"file": [_("Attach a CSV or Excel file.")]})
+        try:
+            table = read_table(upload.read(), upload.name or "upload.csv")
+        except TableError as exc:
+            raise ValidationFailed(fields={"file": [str(exc)]}) from exc
+        dry_run = str(request.POST.get("dry_run", "1")).lower() in ("1", "true", "yes", "on")
+        outcome = opening_balances_import(
+            actor=request.user, table=table, mapping=suggest_mapping(table.headers), dry_run=dry_run
+        )
+        return Response(outcome.as_dict(), status=status.HTTP_200_OK)
