@@ -33,7 +33,7 @@ from .ledger import (
     stored_value_reverse,
     stored_value_spend,
 )
-from .models import Coupon, PointsEntry, StoredValueEntry
+from .models import Coupon, LoyaltySettings, PointsEntry, StoredValueEntry, Tier
 from .tiers import tier_upgrade_if_eligible
 
 CENT = Decimal("0.01")
@@ -56,6 +56,8 @@ class Quote:
     due_external: Decimal
     points_to_earn: int
     max_points_usable: int
+    settings: LoyaltySettings
+    tiers: list[Tier]
 
     @property
     def paid(self) -> Decimal:
@@ -156,6 +158,8 @@ def checkout_quote(*, data: dict[str, Any], store_id: int) -> Quote:
         due_external,
         points_to_earn,
         max_points,
+        settings,
+        list(Tier.objects.order_by("rank")),
     )
 
 
@@ -218,6 +222,9 @@ def checkout_commit(*, actor: Any, data: dict[str, Any]) -> CheckoutResult:
         order, member = result.order, quote.member
         earned = 0
         if member is not None:
+            # The order path above locked the member row; every ledger write below reuses it.
+            member = Member.objects.select_for_update(of=("self",)).select_related("tier").get(pk=member.pk)
+            settings = quote.settings
             key = f"order:{order.order_no}"
             if quote.coupon_code:
                 coupon_redeem(
@@ -236,6 +243,7 @@ def checkout_commit(*, actor: Any, data: dict[str, Any]) -> CheckoutResult:
                     cause="order",
                     cause_id=order.order_no,
                     actor=actor,
+                    locked=member,
                 )
             if quote.stored_value:
                 stored_value_spend(
@@ -245,6 +253,8 @@ def checkout_commit(*, actor: Any, data: dict[str, Any]) -> CheckoutResult:
                     cause="order",
                     cause_id=order.order_no,
                     actor=actor,
+                    locked=member,
+                    settings=settings,
                 )
             if quote.points_to_earn:
                 points_earn(
@@ -255,9 +265,11 @@ def checkout_commit(*, actor: Any, data: dict[str, Any]) -> CheckoutResult:
                     cause_id=order.order_no,
                     actor=actor,
                     earned_at=order.paid_at,
+                    locked=member,
+                    settings=settings,
                 )
                 earned = quote.points_to_earn
-            tier_upgrade_if_eligible(member.pk, reason=f"order {order.order_no}")
+            tier_upgrade_if_eligible(member.pk, reason=f"order {order.order_no}", locked=member, tiers=quote.tiers)
         benefits = {**quote.as_dict(), "points_earned": earned}
         for name in ("points_balance", "stored_value_balance", "max_points_usable", "points_to_earn"):
             benefits.pop(name)

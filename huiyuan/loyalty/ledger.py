@@ -158,11 +158,14 @@ def points_earn(
     actor: Any = None,
     expires_at: Any = _DEFAULT,
     earned_at: datetime | None = None,
+    locked: Member | None = None,
+    settings: LoyaltySettings | None = None,
 ) -> PointsResult:
-    """Credit points as a new lot that expires by the tenant's rule (or ``expires_at``)."""
+    """Credit points as a new lot that expires by the tenant's rule (or ``expires_at``).
+    ``locked``: the member row, when the caller already holds its lock in this transaction."""
     _positive_points(amount)
     with transaction.atomic():
-        member = _lock_member(member_id)
+        member = locked or _lock_member(member_id)
         if replay := _replay_points(idempotency_key, member_id, amount):
             return replay
         entry = _append_points(
@@ -175,7 +178,7 @@ def points_earn(
             reason=reason,
             actor=actor,
         )
-        expiry = default_expiry(earned_at or entry.created_at) if expires_at is _DEFAULT else expires_at
+        expiry = default_expiry(earned_at or entry.created_at, settings) if expires_at is _DEFAULT else expires_at
         PointsLot.objects.create(
             member_id=member_id, earned_by=entry, amount=amount, remaining=amount, expires_at=expiry
         )
@@ -227,10 +230,11 @@ def points_spend(
     reason: str = "",
     actor: Any = None,
     kind: str = PointsEntry.Kind.SPEND,
+    locked: Member | None = None,
 ) -> PointsResult:
     _positive_points(amount)
     with transaction.atomic():
-        member = _lock_member(member_id)
+        member = locked or _lock_member(member_id)
         if replay := _replay_points(idempotency_key, member_id, amount):
             return replay
         spendable = _spendable_points(member_id)
@@ -444,12 +448,14 @@ def stored_value_spend(
     cause_id: str = "",
     reason: str = "",
     actor: Any = None,
+    locked: Member | None = None,
+    settings: LoyaltySettings | None = None,
 ) -> StoredValueResult:
     total = _money(amount, "amount")
     if total <= 0:
         raise ValidationFailed(fields={"amount": [_("Enter a positive amount.")]})
     with transaction.atomic():
-        member = _lock_member(member_id)
+        member = locked or _lock_member(member_id)
         if replay := _replay_stored(idempotency_key, member_id, total):
             return replay
         available = member.stored_principal + member.stored_bonus
@@ -458,7 +464,7 @@ def stored_value_spend(
                 _("Balance %(available)s, %(amount)s needed.") % {"available": available, "amount": total}
             )
         from_principal, from_bonus = split_spend(
-            total, member.stored_principal, member.stored_bonus, loyalty_settings().bonus_use
+            total, member.stored_principal, member.stored_bonus, (settings or loyalty_settings()).bonus_use
         )
         entry = _append_stored_value(
             member,

@@ -25,11 +25,11 @@ def qualifying_spend(member_id: int, tier: Tier | None, now: datetime) -> Decima
     return total or Decimal(0)
 
 
-def eligible_tier(member_id: int, now: datetime) -> tuple[Tier | None, Decimal]:
+def eligible_tier(member_id: int, now: datetime, tiers: list[Tier] | None = None) -> tuple[Tier | None, Decimal]:
     """The best tier whose threshold the member's spend (over that tier's window) reaches."""
     best: tuple[Tier | None, Decimal] = (None, Decimal(0))
     spend_by_window: dict[int | None, Decimal] = {}  # tiers usually share one window: one query
-    for tier in Tier.objects.order_by("rank"):
+    for tier in tiers if tiers is not None else Tier.objects.order_by("rank"):
         if tier.window_days not in spend_by_window:
             spend_by_window[tier.window_days] = qualifying_spend(member_id, tier, now)
         spend = spend_by_window[tier.window_days]
@@ -58,12 +58,20 @@ def _change(member: Member, to: Tier | None, spend: Decimal, reason: str, now: d
 
 
 def tier_upgrade_if_eligible(
-    member_id: int, *, reason: str = "spend", now: datetime | None = None
+    member_id: int,
+    *,
+    reason: str = "spend",
+    now: datetime | None = None,
+    locked: Member | None = None,
+    tiers: list[Tier] | None = None,
 ) -> TierChange | None:
-    """Called in the transaction of every order: upgrades only, at once."""
+    """Called in the transaction of every order: upgrades only, at once. ``locked``: the member
+    row with its tier, when the caller holds its lock; ``tiers``: the tenant's tiers by rank."""
+    if tiers is not None and not tiers:
+        return None  # a merchant without tiers
     now = now or timezone.now()
-    member = Member.objects.select_for_update(of=("self",)).select_related("tier").get(pk=member_id)
-    tier, spend = eligible_tier(member_id, now)
+    member = locked or Member.objects.select_for_update(of=("self",)).select_related("tier").get(pk=member_id)
+    tier, spend = eligible_tier(member_id, now, tiers)
     if tier is not None and (member.tier is None or tier.rank > member.tier.rank):
         return _change(member, tier, spend, reason, now)
     return None
