@@ -237,3 +237,28 @@ def test_a_refused_action_shows_a_readable_page_not_a_server_error(alpha: World)
     connection.set_schema_to_public()
     page = console(alpha, "hq").post(f"/members/{alpha.member_a.pk}/tags/", {"tag": auto.pk})
     assert page.status_code == 400 and "alert" in page.content.decode()
+
+
+def test_loyalty_pages_configure_and_top_up_once(alpha: World) -> None:
+    from huiyuan.loyalty.models import TopUpPlan
+
+    client = console(alpha, "owner")
+    assert client.get("/loyalty/").status_code == 200
+    client.post(
+        "/loyalty/",
+        {"action": "tier", "name": "金卡", "threshold": "1000", "discount_rate": "0.95", "points_multiplier": "1.5"},
+    )
+    client.post("/loyalty/", {"action": "plan", "name": "充100送10", "pay": "100", "bonus": "10"})
+    bad = client.post("/loyalty/", {"action": "coupon", "name": "", "kind": "threshold"})
+    assert "is-invalid" in bad.content.decode()
+    with tenant_context(alpha.tenant):
+        plan = TopUpPlan.objects.get(name="充100送10")
+    connection.set_schema_to_public()
+    manager = console(alpha, "manager_a")
+    page = manager.get(f"/members/{alpha.member_a.pk}/ledger/").content.decode()
+    key = re.search(r'name="request_key" value="([0-9a-f]+)"', page).group(1)  # type: ignore[union-attr]
+    for _ in range(2):  # a double click
+        manager.post(f"/members/{alpha.member_a.pk}/topup/", {"plan": plan.pk, "request_key": key})
+    ledger = manager.get(f"/members/{alpha.member_a.pk}/ledger/").content.decode()
+    assert "¥100.00 + ¥10.00" in ledger
+    assert manager.get(f"/members/{alpha.member_b.pk}/ledger/").status_code == 404

@@ -16,6 +16,7 @@ NAVIGATION = [
     ("console:segments", _("Segments"), "members.member.view"),
     ("console:imports", _("Import"), "members.member.import"),
     ("console:fields", _("Member fields"), "members.field.manage"),
+    ("console:loyalty", _("Loyalty"), "loyalty.config.manage"),
     ("console:stores", _("Stores"), "platform.store.view"),
     ("console:staff", _("Staff"), "platform.staff.view"),
     ("console:roles", _("Roles"), "platform.staff.view"),

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import member_views, views
+from . import loyalty_views, member_views, views
 
 app_name = "console"
 
@@ -15,6 +15,10 @@ urlpatterns = [
     path("members/<int:member_id>/", member_views.member_profile, name="member"),
     path("members/<int:member_id>/edit/", member_views.member_edit, name="member-edit"),
     path("members/<int:member_id>/tags/", member_views.member_tag, name="member-tag"),
+    path("members/<int:member_id>/ledger/", loyalty_views.member_ledger, name="member-ledger"),
+    path("members/<int:member_id>/topup/", loyalty_views.member_topup, name="member-topup"),
+    path("members/<int:member_id>/coupon/", loyalty_views.member_coupon, name="member-coupon"),
+    path("loyalty/", loyalty_views.loyalty_settings_page, name="loyalty"),
     path("fields/", member_views.field_list, name="fields"),
     path("segments/", member_views.segment_page, name="segments"),
     path("imports/", member_views.import_page, name="imports"),
