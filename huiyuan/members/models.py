@@ -102,8 +102,15 @@ class Member(models.Model):
     points_balance = models.IntegerField(_("points"), db_default=0)
     stored_principal = models.DecimalField(_("stored value (principal)"), max_digits=12, decimal_places=2, db_default=0)
     stored_bonus = models.DecimalField(_("stored value (bonus)"), max_digits=12, decimal_places=2, db_default=0)
+    # Unindexed on purpose: every index slows imports of members; tier questions go through reports.
     tier = models.ForeignKey(
-        "loyalty.Tier", null=True, blank=True, on_delete=models.PROTECT, related_name="members", verbose_name=_("tier")
+        "loyalty.Tier",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="members",
+        verbose_name=_("tier"),
+        db_index=False,
     )
     tier_since = models.DateTimeField(null=True, blank=True)
 
