@@ -56,7 +56,23 @@ class Cause(models.TextChoices):
     AUTOMATION = "automation", _("Automation")
 
 
-class PointsEntry(models.Model):
+class LedgerEntry(models.Model):
+    """What every ledger entry records besides its amounts: its idempotency key, its cause and who."""
+
+    idempotency_key = models.CharField(max_length=120, unique=True)
+    cause = models.CharField(max_length=12, choices=Cause.choices)
+    cause_id = models.CharField(max_length=64, blank=True)
+    reason = models.CharField(max_length=255, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        abstract = True
+
+
+class PointsEntry(LedgerEntry):
     class Kind(models.TextChoices):
         EARN = "earn", _("Earned")
         SPEND = "spend", _("Spent")
@@ -68,14 +84,6 @@ class PointsEntry(models.Model):
     kind = models.CharField(max_length=8, choices=Kind.choices)
     amount = models.IntegerField()  # + credit, - debit
     balance_after = models.IntegerField()
-    idempotency_key = models.CharField(max_length=120, unique=True)
-    cause = models.CharField(max_length=12, choices=Cause.choices)
-    cause_id = models.CharField(max_length=64, blank=True)
-    reason = models.CharField(max_length=255, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-id"]
@@ -126,7 +134,7 @@ class PointsLotMovement(models.Model):
         return f"{self.entry_id}→{self.lot_id}: {self.amount}"
 
 
-class StoredValueEntry(models.Model):
+class StoredValueEntry(LedgerEntry):
     """储值 ledger: principal (money paid in) and bonus (given by a top-up plan) kept apart."""
 
     class Kind(models.TextChoices):
@@ -142,14 +150,6 @@ class StoredValueEntry(models.Model):
     bonus = models.DecimalField(max_digits=12, decimal_places=2)
     principal_after = models.DecimalField(max_digits=12, decimal_places=2)
     bonus_after = models.DecimalField(max_digits=12, decimal_places=2)
-    idempotency_key = models.CharField(max_length=120, unique=True)
-    cause = models.CharField(max_length=12, choices=Cause.choices)
-    cause_id = models.CharField(max_length=64, blank=True)
-    reason = models.CharField(max_length=255, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-id"]

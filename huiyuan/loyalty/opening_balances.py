@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from huiyuan.members.fields.base import is_blank
-from huiyuan.members.imports import RowError, _cell_text, _norm_header
+from huiyuan.members.imports import RowError, cell_text, norm_header
 from huiyuan.members.models import Member
 from huiyuan.members.parsing import parse_datetime, parse_decimal, parse_int
 from huiyuan.platform.access import check_permission
@@ -45,10 +45,10 @@ TARGETS: dict[str, tuple[str, ...]] = {
 
 
 def suggest_mapping(headers: list[str]) -> dict[str, str]:
-    aliases = {_norm_header(n): t for t, names in TARGETS.items() for n in (t, *names)}
+    aliases = {norm_header(n): t for t, names in TARGETS.items() for n in (t, *names)}
     mapping, used = {}, set()
     for header in headers:
-        target = aliases.get(_norm_header(header), "")
+        target = aliases.get(norm_header(header), "")
         mapping[header] = "" if target in used else target
         used.add(target)
     return mapping
@@ -134,11 +134,11 @@ def _parse(table: Any, col: dict[str, int], outcome: OpeningOutcome) -> list[_Ro
         errors: list[RowError] = []
 
         def fail(target: str, reason: str, cells: dict[str, Any] = cells, number: int = number) -> None:
-            errors.append(RowError(number, table.headers[col[target]], _cell_text(cells.get(target)), reason))  # noqa: B023
+            errors.append(RowError(number, table.headers[col[target]], cell_text(cells.get(target)), reason))  # noqa: B023
 
         member = None
         if not is_blank(cells.get("card_no")):
-            member = Member.objects.filter(card_no=_cell_text(cells["card_no"]).strip()).first()
+            member = Member.objects.filter(card_no=cell_text(cells["card_no"]).strip()).first()
         if member is None and not is_blank(cells.get("phone")):
             with contextlib.suppress(InvalidPhone):
                 member = Member.objects.filter(phone=normalize_phone(cells["phone"])).first()
@@ -173,11 +173,11 @@ def _parse(table: Any, col: dict[str, int], outcome: OpeningOutcome) -> list[_Ro
                 if item.points_expire_at <= timezone.now():
                     fail("points_expire_at", _("Already expired: leave these points out."))
         if not is_blank(cells.get("tier")):
-            item.tier = tiers.get(_cell_text(cells["tier"]).strip())
+            item.tier = tiers.get(cell_text(cells["tier"]).strip())
             if item.tier is None:
                 fail("tier", _("No tier with this name; create it first."))
         if not is_blank(cells.get("coupon")):
-            item.coupon = templates.get(_cell_text(cells["coupon"]).strip())
+            item.coupon = templates.get(cell_text(cells["coupon"]).strip())
             if item.coupon is None:
                 fail("coupon", _("No active coupon template with this name."))
             item.coupon_count = item.coupon_count or 1

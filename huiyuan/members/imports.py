@@ -140,7 +140,7 @@ COLUMN_ORDER = (
 )
 
 
-def _norm_header(text: str) -> str:
+def norm_header(text: str) -> str:
     text = unicodedata.normalize("NFKC", str(text)).lower()
     return re.sub(r"[\s_\-:：()（）\[\]【】*#.。/]", "", text)
 
@@ -178,14 +178,14 @@ def suggest_mapping(headers: list[str], fields: dict[str, CustomField]) -> dict[
     aliases: dict[str, str] = {}
     for target, names in CORE_TARGETS.items():
         for name in (target, *names):
-            aliases.setdefault(_norm_header(name), target)
+            aliases.setdefault(norm_header(name), target)
     for key, custom in fields.items():
-        aliases.setdefault(_norm_header(custom.label), f"custom.{key}")
-        aliases.setdefault(_norm_header(key), f"custom.{key}")
+        aliases.setdefault(norm_header(custom.label), f"custom.{key}")
+        aliases.setdefault(norm_header(key), f"custom.{key}")
     mapping: dict[str, str] = {}
     used: set[str] = set()
     for header in headers:
-        target = aliases.get(_norm_header(header), IGNORE)
+        target = aliases.get(norm_header(header), IGNORE)
         if target and target in used:
             target = IGNORE  # the first column with a header wins
         used.add(target)
@@ -239,7 +239,7 @@ def import_preview(*, actor: Any, job_id: int) -> dict[str, Any]:
     head = read_head(bytes(ImportJob.objects.values_list("content", flat=True).get(pk=job.pk)), job.original_name)
     return {
         "headers": head.headers,
-        "rows": [[_cell_text(v) for v in row] for row in head.sample[:PREVIEW_ROWS]],
+        "rows": [[cell_text(v) for v in row] for row in head.sample[:PREVIEW_ROWS]],
         "mapping": job.mapping,
         "targets": _targets(job.kind),
         "total_rows": job.total_rows,
@@ -247,7 +247,7 @@ def import_preview(*, actor: Any, job_id: int) -> dict[str, Any]:
     }
 
 
-def _cell_text(value: Any) -> str:
+def cell_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, datetime | date):
@@ -449,7 +449,7 @@ def import_members(
                 else:
                     custom[custom_key] = clean(custom_key, raw)
             except (ValueError, FieldValueError, InvalidPhone) as exc:
-                row_errors.append(RowError(number, header, _cell_text(raw), str(exc) or _("Invalid value.")))
+                row_errors.append(RowError(number, header, cell_text(raw), str(exc) or _("Invalid value.")))
         if not row_errors:
             key = values[upsert_by]
             first = seen.setdefault(key, number)
@@ -509,7 +509,7 @@ def _cleaners(actor: Any, fields: dict[str, CustomField]) -> dict[str, Callable[
 
     def text(name: str, limit: int) -> Callable[[Any], tuple[str, Any]]:
         def clean(raw: Any) -> tuple[str, Any]:
-            value = " ".join(_cell_text(raw).split())
+            value = " ".join(cell_text(raw).split())
             if len(value) > limit:
                 raise ValueError(_("At most %(n)d characters.") % {"n": limit})
             return name, value
@@ -541,7 +541,7 @@ def _cleaners(actor: Any, fields: dict[str, CustomField]) -> dict[str, Callable[
         return "created_at", value
 
     def home_store(raw: Any) -> tuple[str, Any]:
-        text_value = _cell_text(raw).strip()
+        text_value = cell_text(raw).strip()
         pk = stores_by_ref.get(text_value.lower()) or stores_by_ref.get(text_value)
         if pk is None:
             raise ValueError(_("No store with this code or name."))

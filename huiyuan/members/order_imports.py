@@ -32,9 +32,9 @@ from .imports import (
     ImportOutcome,
     PreparedRow,
     RowError,
-    _cell_text,
-    _norm_header,
+    cell_text,
     insert_new_members,
+    norm_header,
 )
 from .models import Member, Order, OrderLine, Store
 from .parsing import parse_datetime, parse_decimal
@@ -112,11 +112,11 @@ def suggest_order_mapping(headers: list[str]) -> dict[str, str]:
     aliases: dict[str, str] = {}
     for target, names in ORDER_TARGETS.items():
         for name in (target, *names):
-            aliases.setdefault(_norm_header(name), target)
+            aliases.setdefault(norm_header(name), target)
     mapping: dict[str, str] = {}
     used: set[str] = set()
     for header in headers:
-        target = aliases.get(_norm_header(header), "")
+        target = aliases.get(norm_header(header), "")
         if target in used:
             target = ""
         used.add(target)
@@ -181,12 +181,12 @@ def import_orders(
         errors: list[RowError] = []
 
         def fail(target: str, reason: str) -> None:
-            errors.append(RowError(number, headers[col[target]], _cell_text(cells.get(target)), reason))  # noqa: B023
+            errors.append(RowError(number, headers[col[target]], cell_text(cells.get(target)), reason))  # noqa: B023
 
-        order_no = _cell_text(cells["order_no"]).strip()
+        order_no = cell_text(cells["order_no"]).strip()
         if not order_no or len(order_no) > 64:
             fail("order_no", _("Required, at most 64 characters."))
-        store_ref = _cell_text(cells["store"]).strip()
+        store_ref = cell_text(cells["store"]).strip()
         store_id = stores.get(store_ref.lower()) or stores.get(store_ref)
         if store_id is None:
             fail("store", _("No store with this code or name."))
@@ -213,7 +213,7 @@ def import_orders(
             except InvalidPhone:
                 fail("phone", _("Not a valid mobile number."))
         if not is_blank(cells.get("card_no")):
-            card = _cell_text(cells["card_no"]).strip()
+            card = cell_text(cells["card_no"]).strip()
         if phone is None and card is None and not errors:
             column = headers[col.get("phone", col.get("card_no", 0))]
             errors.append(RowError(number, column, "", _("Give the member's phone or card number.")))
@@ -227,9 +227,9 @@ def import_orders(
                     else parse_decimal(cells["line_amount"]).quantize(cent)
                 )
                 line = (
-                    _cell_text(cells.get("sku"))[:64],
-                    _cell_text(cells.get("item_name"))[:200],
-                    _cell_text(cells.get("category"))[:64],
+                    cell_text(cells.get("sku"))[:64],
+                    cell_text(cells.get("item_name"))[:200],
+                    cell_text(cells.get("category"))[:64],
                     quantity,
                     line_amount,
                 )

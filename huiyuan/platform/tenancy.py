@@ -16,10 +16,6 @@ def current_schema() -> str:
     return str(connection.schema_name)  # type: ignore[attr-defined]
 
 
-def in_public_schema() -> bool:
-    return current_schema() == PUBLIC_SCHEMA
-
-
 def tenant_timezone() -> ZoneInfo:
     """The current merchant's time zone (birthdays and "inactive N days" use its local date)."""
     tenant = getattr(connection, "tenant", None)

@@ -19,8 +19,7 @@ import secrets
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import connection
 from django_tenants.utils import get_public_schema_name, schema_exists
 
 from .models import Domain, Plan, Tenant
@@ -152,9 +151,4 @@ def refill_pool(size: int | None = None) -> int:
 
 
 def routable_tenants() -> list[Tenant]:
-    return list(Tenant.objects.filter(Q(status=Tenant.Status.ACTIVE)).order_by("pk"))
-
-
-@transaction.atomic
-def drop_tenant(tenant: Tenant) -> None:
-    tenant.delete(force_drop=True)
+    return list(Tenant.objects.filter(status=Tenant.Status.ACTIVE).order_by("pk"))

@@ -87,7 +87,3 @@ def publish_events(*, ids: list[int] | None = None, batch_size: int = 500) -> in
             OutboxEvent.objects.filter(pk__in=sent).update(published_at=timezone.now(), attempts=F("attempts") + 1)
         published = len(sent)
     return published
-
-
-def unpublished_count() -> int:
-    return OutboxEvent.objects.filter(published_at__isnull=True).count()
