@@ -94,9 +94,17 @@ def worlds(django_db_setup: Any, django_db_blocker: Any) -> Iterator[dict[str, W
     yield built
 
 
+def _forget_access_caches(worlds: dict[str, World]) -> None:
+    """Personas live for the whole session; answers remembered per actor must not outlive a test."""
+    for world in worlds.values():
+        for name in ("owner", "hq", "manager_a", "cashier_b", "marketing", "service"):
+            world.persona(name).__dict__.pop("_huiyuan_access_cache", None)
+
+
 @pytest.fixture
 def alpha(worlds: dict[str, World], db: Any) -> Iterator[World]:
     connection.set_schema_to_public()
+    _forget_access_caches(worlds)
     yield worlds["alpha"]
     connection.set_schema_to_public()
 

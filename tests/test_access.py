@@ -167,3 +167,19 @@ def test_store_create_validates_and_audits(alpha: World) -> None:
     with tenant_context(alpha.tenant):
         assert Store.objects.filter(code="C001").exists()
         assert AuditEntry.objects.filter(action="platform.store.create", object_id=str(good.json()["id"])).exists()
+
+
+def test_masking_a_long_list_does_not_query_once_per_row(alpha: World) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with tenant_context(alpha.tenant):
+        Member.objects.bulk_create(
+            [Member(phone=f"+86137100000{i:02d}", card_no=f"Q{i}", home_store=alpha.store_a) for i in range(40)]
+        )
+    for persona in ("manager_a", "marketing"):
+        client = api(alpha, persona)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get("/api/v1/members?page_size=50")
+        assert response.status_code == 200 and len(response.json()["results"]) >= 40
+        assert len(queries) < 20, [q["sql"][:80] for q in queries.captured_queries]

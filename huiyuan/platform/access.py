@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from django.db import models
 from django.db.models import QuerySet
-from guardian.shortcuts import assign_perm, get_perms, remove_perm
+from guardian.shortcuts import assign_perm, remove_perm
 
 from .errors import NotFound, PermissionDenied
 from .roles import ALL_STORE_ROLES, OPERATIONS, operations_for_role
@@ -97,12 +97,25 @@ def store_ids_subquery(actor: Actor) -> QuerySet[Any]:
     return StoreAssignment.objects.filter(user_id=actor.pk).values("store_id")
 
 
+def _memo(actor: Actor, name: str, compute: Any) -> Any:
+    """Remember a per-actor answer on the actor object (one per request): a list of 50 members
+    asks the same scope and grant questions once, not once per row."""
+    cache = actor.__dict__.setdefault("_huiyuan_access_cache", {})
+    if name not in cache:
+        cache[name] = compute()
+    return cache[name]
+
+
 def actor_store_ids(actor: Actor) -> set[int]:
     if isinstance(actor, ApiKeyPrincipal):
         return {actor.api_key.store_id} if actor.api_key.store_id else set()
     from .models import StoreAssignment
 
-    return set(StoreAssignment.objects.filter(user_id=actor.pk).values_list("store_id", flat=True))
+    return _memo(  # type: ignore[no-any-return]
+        actor,
+        "store_ids",
+        lambda: set(StoreAssignment.objects.filter(user_id=actor.pk).values_list("store_id", flat=True)),
+    )
 
 
 def filter_queryset(actor: Actor, op: str, qs: QuerySet[M], *, store_field: str | None = None) -> QuerySet[M]:
@@ -146,10 +159,20 @@ def _guardian_store_grant(actor: Actor, op: str, obj: models.Model) -> bool:
     store_id = _store_id_of(obj)
     if store_id is None:
         return False
+    from guardian.shortcuts import get_objects_for_user
+
     from huiyuan.members.models import Store
 
-    store = Store.objects.filter(pk=store_id).first()
-    return store is not None and codename in get_perms(actor, store)
+    granted = _memo(
+        actor,
+        f"grant:{codename}",
+        lambda: set(
+            get_objects_for_user(actor, f"members.{codename}", klass=Store, accept_global_perms=False).values_list(
+                "pk", flat=True
+            )
+        ),
+    )
+    return store_id in granted
 
 
 def check_permission(actor: Actor, op: str, obj: models.Model | None = None) -> None:
@@ -178,7 +201,9 @@ def can(actor: Actor, op: str, obj: models.Model | None = None) -> bool:
 
 def grant_store_operation(*, staff: User, op: str, store: models.Model) -> None:
     assign_perm(f"members.{STORE_GRANTABLE_OPERATIONS[op]}", staff, store)
+    staff.__dict__.pop("_huiyuan_access_cache", None)
 
 
 def revoke_store_operation(*, staff: User, op: str, store: models.Model) -> None:
     remove_perm(f"members.{STORE_GRANTABLE_OPERATIONS[op]}", staff, store)
+    staff.__dict__.pop("_huiyuan_access_cache", None)
