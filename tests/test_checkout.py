@@ -74,7 +74,7 @@ def test_checkout_applies_everything_in_one_transaction(in_alpha: World, gold: T
         stored_value="100.00",
         payment_methods=[{"method": "wechat", "amount": "155.00"}],
     )
-    quote = checkout_quote(data=data, store_id=in_alpha.store_a.pk)
+    quote = checkout_quote(actor=in_alpha.owner, data=data)
     assert (quote.tier_discount, quote.coupon_discount, quote.points_value, quote.due_external) == (
         Decimal("15.00"),
         Decimal("20.00"),

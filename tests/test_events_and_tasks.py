@@ -151,19 +151,38 @@ def test_broker_outage_delays_events_without_losing_them(
         cleanup(alpha, "+8613500000003")
 
 
-def test_events_of_one_transaction_are_published_together(
-    in_alpha: World, django_capture_on_commit_callbacks: Any
+@pytest.fixture
+def handed_over() -> Iterator[list[list[int]]]:
+    """The event ids of every hand-over message sent to the broker."""
+    from celery.signals import before_task_publish
+
+    batches: list[list[int]] = []
+
+    def record(sender: str | None = None, body: Any = None, **_: Any) -> None:
+        if sender == "huiyuan.events.publish_batch":
+            batches.append(body[0][0])
+
+    before_task_publish.connect(record, weak=False)
+    yield batches
+    before_task_publish.disconnect(record)
+
+
+def test_events_of_one_transaction_are_handed_over_together(
+    in_alpha: World, django_capture_on_commit_callbacks: Any, handed_over: list[list[int]]
 ) -> None:
     from huiyuan.platform.events.services import event_record
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
         events = [event_record("test.batched", {"n": n}) for n in range(3)]
     assert len(callbacks) == 1
+    assert handed_over == [[e.pk for e in events]]  # one broker message for the transaction
+    assert publish_events(ids=handed_over[0]) == 3  # what the worker then does with it
     assert OutboxEvent.objects.filter(pk__in=[e.pk for e in events], published_at__isnull=False).count() == 3
+    assert publish_events(ids=handed_over[0]) == 0  # the sweep or a redelivery sends nothing twice
 
 
 def test_a_rolled_back_transaction_does_not_swallow_the_next_ones_events(
-    in_alpha: World, django_capture_on_commit_callbacks: Any
+    in_alpha: World, django_capture_on_commit_callbacks: Any, handed_over: list[list[int]]
 ) -> None:
     from huiyuan.platform.events.services import event_record
 
@@ -173,4 +192,4 @@ def test_a_rolled_back_transaction_does_not_swallow_the_next_ones_events(
     with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
         kept = event_record("test.kept", {})
     assert len(callbacks) == 1
-    assert OutboxEvent.objects.get(pk=kept.pk).published_at is not None
+    assert handed_over == [[kept.pk]]

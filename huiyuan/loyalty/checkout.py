@@ -10,31 +10,48 @@ Points are earned on what the member actually paid in money, stored value includ
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db import transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from huiyuan.members.models import Member, Order
-from huiyuan.members.orders import RefundResult, find_member, order_record, refund_record
-from huiyuan.platform.access import check_permission
-from huiyuan.platform.errors import ValidationFailed
+from huiyuan.members.models import Member, MemberSettings, Order, Store
+from huiyuan.members.orders import (
+    RefundResult,
+    clean_order,
+    find_member,
+    member_ref_given,
+    refund_record,
+    request_hash_of,
+)
+from huiyuan.members.parsing import parse_datetime
+from huiyuan.members.stats import lifecycle_for
+from huiyuan.platform.access import check_permission, in_scope
+from huiyuan.platform.errors import Conflict, ValidationFailed
+from huiyuan.platform.events.services import publish_after_commit
+from huiyuan.platform.phones import InvalidPhone, normalize_phone
+from huiyuan.platform.tenancy import current_schema, tenant_timezone
 
 from .coupons import coupon_discount, coupon_redeem, normalize_code
 from .earning import EarnLine, points_for_order
 from .exceptions import CouponNotUsable, InsufficientBalance, InsufficientPoints
 from .ledger import (
+    actor_user,
+    default_expiry,
     loyalty_settings,
-    points_earn,
     points_spend,
     restore_points,
     stored_value_reverse,
     stored_value_spend,
 )
-from .models import Coupon, LoyaltySettings, PointsEntry, StoredValueEntry, Tier
-from .tiers import tier_upgrade_if_eligible
+from .models import Coupon, EarnRule, LoyaltySettings, PointsEntry, StoredValueEntry, Tier
+from .tiers import best_tier
 
 CENT = Decimal("0.01")
 
@@ -95,13 +112,134 @@ def _decimal(raw: Any, field: str) -> Decimal:
     return value
 
 
-def checkout_quote(*, data: dict[str, Any], store_id: int) -> Quote:
-    """Work out every discount and option for a basket; writes nothing."""
-    settings = loyalty_settings()
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything a checkout reads, from one statement: the tenant's loyalty configuration, the
+    store, the member (locked when committing), their spend over each tier window and any order
+    already recorded under this number."""
+
+    settings: LoyaltySettings
+    member_settings: MemberSettings
+    tiers: list[Tier]
+    rules: list[EarnRule]
+    store: Store | None
+    member: Member | None
+    window_spend: dict[int, Decimal]  # tier window in days -> spend, this order not included
+    existing_order: tuple[int, str, dict[str, Any]] | None  # id, request hash, benefits
+
+
+_MEMBER_FIELDS = {
+    "id",
+    "tier_id",
+    "tier_since",
+    "birthday",
+    "points_balance",
+    "stored_principal",
+    "stored_bonus",
+    "order_count",
+    "total_spend",
+    "first_purchase_at",
+    "last_purchase_at",
+}
+# In model order: ``Model.from_db`` matches a partial row to the fields by position.
+_MEMBER_COLUMNS = [f.attname for f in Member._meta.concrete_fields if f.attname in _MEMBER_FIELDS]
+
+_SNAPSHOT_SQL = """
+WITH m AS (SELECT {columns} FROM members_member WHERE {member_filter} {lock})
+SELECT
+    (SELECT row_to_json(s)::text FROM loyalty_loyaltysettings s ORDER BY s.id LIMIT 1),
+    (SELECT row_to_json(s)::text FROM members_membersettings s ORDER BY s.id LIMIT 1),
+    (SELECT coalesce(json_agg(t ORDER BY t.rank), '[]')::text FROM loyalty_tier t),
+    (SELECT coalesce(json_agg(r ORDER BY r.id), '[]')::text FROM loyalty_earnrule r WHERE r.active),
+    (SELECT json_build_array(s.id, s.status)::text FROM members_store s
+        WHERE upper(s.code) = upper(%(store)s) OR s.id = %(store_id)s
+        ORDER BY upper(s.code) = upper(%(store)s) DESC LIMIT 1),
+    (SELECT json_build_array(o.id, o.request_hash, o.benefits)::text FROM members_order o
+        WHERE o.order_no = %(order_no)s),
+    (SELECT coalesce(json_object_agg(w.days, (
+            SELECT coalesce(sum(o.paid_amount - o.refunded_amount), 0) FROM members_order o
+            WHERE o.member_id = m.id AND o.paid_at >= %(now)s - make_interval(days => w.days))), '{{}}')::text
+        FROM (SELECT DISTINCT window_days AS days FROM loyalty_tier WHERE window_days IS NOT NULL) w),
+    {m_columns}
+FROM (VALUES (1)) AS one LEFT JOIN m ON true
+"""
+
+
+def _json(raw: str | None) -> Any:
+    # Read as text and decoded here so that numbers stay exact Decimals (rates, thresholds, money).
+    return json.loads(raw, parse_float=Decimal) if raw is not None else None
+
+
+def _member_filter(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     ref = data.get("member") or {}
-    member = find_member(member_id=ref.get("id"), phone=ref.get("phone"), card_no=ref.get("card_no"))
-    if member is not None:
-        member = Member.objects.select_related("tier").get(pk=member.pk)
+    if not isinstance(ref, dict):
+        return "false", {}
+    if ref.get("id") not in (None, ""):
+        return ("id = %(member_id)s", {"member_id": int(ref["id"])}) if str(ref["id"]).isdigit() else ("false", {})
+    if ref.get("card_no") not in (None, ""):
+        return "card_no = %(card_no)s", {"card_no": str(ref["card_no"]).strip()}
+    if ref.get("phone") not in (None, ""):
+        try:
+            return "phone = %(phone)s", {"phone": normalize_phone(ref["phone"])}
+        except InvalidPhone:
+            return "false", {}
+    return "false", {}
+
+
+def load_snapshot(data: dict[str, Any], *, lock: bool, now: datetime) -> Snapshot:
+    """One round trip for everything checkout needs to price and record an order. With ``lock``
+    the member row stays locked until the transaction ends, so concurrent orders, spends and
+    top-ups of one member run one after another."""
+    member_filter, params = _member_filter(data)
+    store_ref = str(data.get("store") or "").strip()
+    params |= {
+        "store": store_ref,
+        "store_id": int(store_ref) if store_ref.isdigit() else None,
+        "order_no": str(data.get("order_no") or "").strip(),
+        "now": now,
+    }
+    sql = _SNAPSHOT_SQL.format(
+        columns=", ".join(_MEMBER_COLUMNS),
+        member_filter=member_filter,
+        lock="FOR UPDATE" if lock else "",
+        m_columns=", ".join(f"m.{c}" for c in _MEMBER_COLUMNS),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    assert row is not None
+    settings_row, member_settings_row, tier_rows, rule_rows, store_row, order_row, spend = map(_json, row[:7])
+    member_values = row[7:]
+    settings = LoyaltySettings(**settings_row) if settings_row else loyalty_settings()
+    member_settings = member_settings_from(member_settings_row)
+    tiers = [Tier(**t) for t in tier_rows]
+    member = None
+    if member_values[0] is not None:
+        member = Member.from_db(connection.alias, _MEMBER_COLUMNS, list(member_values))
+        member.tier = next((t for t in tiers if t.pk == member.tier_id), None)
+    return Snapshot(
+        settings=settings,
+        member_settings=member_settings,
+        tiers=tiers,
+        rules=[EarnRule(**{**r, "created_at": None}) for r in rule_rows],
+        store=Store.from_db(connection.alias, ["id", "status"], store_row) if store_row else None,
+        member=member,
+        window_spend={int(days): Decimal(value) for days, value in (spend or {}).items()},
+        existing_order=(order_row[0], order_row[1], order_row[2] or {}) if order_row else None,
+    )
+
+
+def member_settings_from(row: dict[str, Any] | None) -> MemberSettings:
+    from huiyuan.members.stats import member_settings
+
+    if not row:
+        return member_settings()
+    return MemberSettings(**{k: v for k, v in row.items() if k != "updated_at"})
+
+
+def _price(data: dict[str, Any], snap: Snapshot, *, paid_at: datetime) -> Quote:
+    """Work out every discount and option for a basket from what ``load_snapshot`` read."""
+    settings, member = snap.settings, snap.member
     lines = data.get("lines") or []
     gross = (
         sum((_decimal(line.get("amount"), f"lines[{i}].amount") for i, line in enumerate(lines)), Decimal(0))
@@ -142,9 +280,13 @@ def checkout_quote(*, data: dict[str, Any], store_id: int) -> Quote:
 
     points_to_earn = 0
     if member is not None and after_points > 0:
-        shares = _line_shares(lines, gross, after_points)
         points_to_earn = points_for_order(
-            member=member, store_id=store_id, paid_at=_paid_at(data), lines=shares, settings=settings
+            member=member,
+            store_id=snap.store.pk if snap.store else 0,
+            paid_at=paid_at,
+            lines=_line_shares(lines, gross, after_points),
+            settings=settings,
+            rules=snap.rules,
         )
     return Quote(
         member,
@@ -159,8 +301,26 @@ def checkout_quote(*, data: dict[str, Any], store_id: int) -> Quote:
         points_to_earn,
         max_points,
         settings,
-        list(Tier.objects.order_by("rank")),
+        snap.tiers,
     )
+
+
+def checkout_quote(*, actor: Any, data: dict[str, Any]) -> Quote:
+    """What the member would get for this basket; writes nothing."""
+    check_permission(actor, "loyalty.order.create")
+    snap = load_snapshot(data, lock=False, now=timezone.now())
+    _check_refs(actor, data, snap)
+    return _price(data, snap, paid_at=_paid_at(data))
+
+
+def _check_refs(actor: Any, data: dict[str, Any], snap: Snapshot) -> None:
+    errors: dict[str, list[str]] = {}
+    if snap.store is None or not in_scope(actor, snap.store):
+        errors["store"] = [_("Unknown store.")]
+    if snap.member is None and member_ref_given(data):
+        errors["member"] = [_("No member with this id, phone or card number.")]
+    if errors:
+        raise ValidationFailed(fields=errors)
 
 
 def _line_shares(lines: list[dict[str, Any]], gross: Decimal, paid: Decimal) -> list[EarnLine]:
@@ -173,13 +333,11 @@ def _line_shares(lines: list[dict[str, Any]], gross: Decimal, paid: Decimal) -> 
     ]
 
 
-def _paid_at(data: dict[str, Any]) -> Any:
-    from django.utils import timezone
-
-    from huiyuan.members.parsing import parse_datetime
-    from huiyuan.platform.tenancy import tenant_timezone
-
-    return parse_datetime(data["paid_at"], tenant_timezone()) if data.get("paid_at") else timezone.now()
+def _paid_at(data: dict[str, Any]) -> datetime:
+    try:
+        return parse_datetime(data["paid_at"], tenant_timezone()) if data.get("paid_at") else timezone.now()
+    except ValueError as exc:
+        raise ValidationFailed(fields={"paid_at": [_("Enter a time such as 2026-03-08 14:30.")]}) from exc
 
 
 @dataclass(frozen=True)
@@ -189,93 +347,292 @@ class CheckoutResult:
 
 
 def checkout_commit(*, actor: Any, data: dict[str, Any]) -> CheckoutResult:
+    """Record the order with its tier discount, redemptions and earnings. The member is locked and
+    everything is read in one statement, the order, its lines, the member's statistics and
+    balances, the points earned, a tier change and the events are written in another; coupon,
+    points and stored-value redemptions go through their ledgers in the same transaction."""
     check_permission(actor, "loyalty.order.create")
-    order_no = str(data.get("order_no") or "").strip()
-    existing = Order.objects.filter(order_no=order_no).first() if order_no else None
-    if existing is not None and existing.benefits:
-        return CheckoutResult(order=existing, created=False)  # a replay: the first result, nothing written
-    from huiyuan.members.orders import find_store
-
-    from .stored_value import payment_password_verify
-
-    store = find_store(data.get("store"))
+    request_hash = request_hash_of({k: v for k, v in data.items() if k != "payment_password"})
     if data.get("stored_value") not in (None, "", 0, "0"):
-        ref = data.get("member") or {}
-        payer = find_member(member_id=ref.get("id"), phone=ref.get("phone"), card_no=ref.get("card_no"))
-        if payer is not None:
-            payment_password_verify(member_id=payer.pk, pin=data.get("payment_password"))
+        _verify_payer_pin(data)
+    now = timezone.now()
     with transaction.atomic():
-        quote = checkout_quote(data=data, store_id=store.pk if store else 0)
+        snap = load_snapshot(data, lock=True, now=now)
+        if snap.existing_order is not None:
+            return _checkout_replay(snap.existing_order[0], snap.existing_order[1], request_hash)
+        _check_refs(actor, data, snap)
+        paid_at = _paid_at(data)
+        quote = _price(data, snap, paid_at=paid_at)
         externals = list(data.get("payment_methods") or [{"method": "other", "amount": str(quote.due_external)}])
         payments = [p for p in externals if Decimal(str(p.get("amount") or 0)) > 0]
         if quote.stored_value:
             payments.append({"method": "stored_value", "amount": str(quote.stored_value)})
-        order_data = {
-            **data,
-            "total_amount": str(quote.gross),
-            "paid_amount": str(quote.paid),
-            "payment_methods": payments,
-        }
-        result = order_record(actor=actor, data=order_data)
-        if not result.created:
-            return CheckoutResult(order=result.order, created=False)
-        order, member = result.order, quote.member
-        earned = 0
-        if member is not None:
-            # The order path above locked the member row; every ledger write below reuses it.
-            member = Member.objects.select_for_update(of=("self",)).select_related("tier").get(pk=member.pk)
-            settings = quote.settings
-            key = f"order:{order.order_no}"
-            if quote.coupon_code:
-                coupon_redeem(
-                    code=quote.coupon_code,
-                    store_id=order.store_id,
-                    member_id=member.pk,
-                    order_amount=quote.gross - quote.tier_discount,
-                    idempotency_key=key,
-                    order_no=order.order_no,
-                )
-            if quote.points_used:
-                points_spend(
-                    member_id=member.pk,
-                    amount=quote.points_used,
-                    idempotency_key=f"{key}:points",
-                    cause="order",
-                    cause_id=order.order_no,
-                    actor=actor,
-                    locked=member,
-                )
-            if quote.stored_value:
-                stored_value_spend(
-                    member_id=member.pk,
-                    amount=quote.stored_value,
-                    idempotency_key=f"{key}:sv",
-                    cause="order",
-                    cause_id=order.order_no,
-                    actor=actor,
-                    locked=member,
-                    settings=settings,
-                )
-            if quote.points_to_earn:
-                points_earn(
-                    member_id=member.pk,
-                    amount=quote.points_to_earn,
-                    idempotency_key=f"{key}:earn",
-                    cause="order",
-                    cause_id=order.order_no,
-                    actor=actor,
-                    earned_at=order.paid_at,
-                    locked=member,
-                    settings=settings,
-                )
-                earned = quote.points_to_earn
-            tier_upgrade_if_eligible(member.pk, reason=f"order {order.order_no}", locked=member, tiers=quote.tiers)
-        benefits = {**quote.as_dict(), "points_earned": earned}
-        for name in ("points_balance", "stored_value_balance", "max_points_usable", "points_to_earn"):
-            benefits.pop(name)
-        Order.objects.filter(pk=order.pk).update(benefits=benefits)
-        order.benefits = benefits
+        order_data = {**data, "total_amount": str(quote.gross), "paid_amount": str(quote.paid), "payments": payments}
+        order_data["payment_methods"] = order_data.pop("payments")
+        member_id = snap.member.pk if snap.member else None
+        cleaned, lines = clean_order(actor, order_data, store=snap.store, member_id=member_id)
+        order = _write(actor, cleaned, lines, quote, snap, request_hash=request_hash, now=now)
+        if order is None:  # a concurrent duplicate without a member to lock on committed first
+            existing = Order.objects.get(order_no=cleaned["order_no"])
+            return _checkout_replay(existing.pk, existing.request_hash, request_hash)
+        if snap.member is not None:
+            _redeem(actor, order, quote, snap.member)
     return CheckoutResult(order=order, created=True)
+
+
+def _verify_payer_pin(data: dict[str, Any]) -> None:
+    from .stored_value import payment_password_verify
+
+    ref = data.get("member") or {}
+    payer = find_member(member_id=ref.get("id"), phone=ref.get("phone"), card_no=ref.get("card_no"))
+    if payer is not None:
+        payment_password_verify(member_id=payer.pk, pin=data.get("payment_password"))
+
+
+def _checkout_replay(order_id: int, stored_hash: str, request_hash: str) -> CheckoutResult:
+    order = Order.objects.get(pk=order_id)
+    if stored_hash != request_hash:
+        raise Conflict(
+            _("Order %(no)s was already recorded with different content.") % {"no": order.order_no},
+            code="ORDER_CONFLICT",
+        )
+    return CheckoutResult(order=order, created=False)
+
+
+_WRITE_SQL = """
+WITH o AS (
+    INSERT INTO members_order (order_no, store_id, member_id, total_amount, paid_amount, refunded_amount,
+        payment_methods, benefits, status, source, paid_at, request_hash, created_at)
+    VALUES (%(order_no)s, %(store_id)s, %(member_id)s, %(total)s, %(paid)s, 0, %(payments)s::jsonb,
+        %(benefits)s::jsonb, 'paid', %(source)s, %(paid_at)s, %(request_hash)s, %(now)s)
+    ON CONFLICT (order_no) DO NOTHING
+    RETURNING id
+), line AS (
+    INSERT INTO members_orderline (order_id, sku, name, category, quantity, amount, refunded_amount)
+    SELECT o.id, l.sku, l.name, l.category, l.quantity, l.amount, 0
+    FROM o, unnest(%(skus)s::text[], %(names)s::text[], %(categories)s::text[], %(quantities)s::numeric[],
+        %(amounts)s::numeric[]) AS l(sku, name, category, quantity, amount)
+), member AS (
+    UPDATE members_member SET order_count = %(order_count)s, total_spend = %(total_spend)s,
+        first_purchase_at = %(first_purchase_at)s, last_purchase_at = %(last_purchase_at)s,
+        lifecycle = %(lifecycle)s, points_balance = %(points_balance)s, tier_id = %(tier_id)s,
+        tier_since = %(tier_since)s
+    FROM o WHERE members_member.id = %(member_id)s
+), earned AS (
+    INSERT INTO loyalty_pointsentry (member_id, kind, amount, balance_after, idempotency_key, cause, cause_id,
+        reason, actor_id, created_at)
+    SELECT %(member_id)s, 'earn', %(earn)s, %(points_balance)s, %(earn_key)s, 'order', %(order_no)s, '',
+        %(actor_id)s, %(now)s
+    FROM o WHERE %(earn)s > 0
+    RETURNING id
+), lot AS (
+    INSERT INTO loyalty_pointslot (member_id, earned_by_id, amount, remaining, expires_at, created_at)
+    SELECT %(member_id)s, earned.id, %(earn)s, %(earn)s, %(expires_at)s, %(now)s FROM earned
+), tier_change AS (
+    INSERT INTO loyalty_tierchange (member_id, from_tier_id, to_tier_id, reason, qualifying_spend, created_at)
+    SELECT %(member_id)s, %(from_tier_id)s, %(tier_id)s, %(tier_reason)s, %(qualifying_spend)s, %(now)s
+    FROM o WHERE %(tier_changed)s
+), event AS (
+    INSERT INTO events_outboxevent (tenant_schema, event_type, aggregate_type, aggregate_id, payload, created_at,
+        attempts, last_error)
+    SELECT %(schema)s, e.type, e.aggregate_type,
+        CASE WHEN e.of_order THEN o.id::text ELSE e.aggregate_id END,
+        CASE WHEN e.of_order THEN e.payload || jsonb_build_object('id', o.id) ELSE e.payload END,
+        %(now)s, 0, ''
+    FROM o, jsonb_to_recordset(%(events)s::jsonb)
+        AS e(type text, aggregate_type text, aggregate_id text, payload jsonb, of_order boolean)
+    RETURNING id
+)
+SELECT o.id, (SELECT array_agg(event.id ORDER BY event.id) FROM event) FROM o
+"""
+
+
+def _write(
+    actor: Any,
+    cleaned: dict[str, Any],
+    lines: list[dict[str, Any]],
+    quote: Quote,
+    snap: Snapshot,
+    *,
+    request_hash: str,
+    now: datetime,
+) -> Order | None:
+    """Insert the order and everything it changes in one statement. Returns None when an order
+    with this number already exists (nothing is written then)."""
+    member, paid, paid_at = snap.member, cleaned["paid_amount"], cleaned["paid_at"]
+    order_no = cleaned["order_no"]
+    earn = quote.points_to_earn if member is not None else 0
+    benefits = {**quote.as_dict(), "points_earned": earn}
+    for name in ("points_balance", "stored_value_balance", "max_points_usable", "points_to_earn"):
+        benefits.pop(name)
+    order_payload = {
+        "order_no": order_no,
+        "store_id": cleaned["store_id"],
+        "member_id": cleaned["member_id"],
+        "paid_amount": str(paid),
+        "paid_at": paid_at.isoformat(),
+    }
+    events: list[dict[str, Any]] = [
+        {"type": "order.paid", "aggregate_type": "order", "payload": order_payload, "of_order": True}
+    ]
+    params: dict[str, Any] = {"member_id": None, "earn": 0, "tier_changed": False, "from_tier_id": None}
+    if member is not None:
+        first = min(filter(None, [member.first_purchase_at, paid_at]))
+        last = max(filter(None, [member.last_purchase_at, paid_at]))
+        balance = member.points_balance + earn
+        tier, spend = _tier_after(member, snap, paid=paid, paid_at=paid_at, now=now)
+        changed = tier is not None and (member.tier is None or tier.rank > member.tier.rank)
+        params |= {
+            "member_id": member.pk,
+            "order_count": member.order_count + 1,
+            "total_spend": member.total_spend + paid,
+            "first_purchase_at": first,
+            "last_purchase_at": last,
+            "lifecycle": lifecycle_for(first=first, last=last, settings=snap.member_settings, now=now),
+            "points_balance": balance,
+            "tier_id": tier.pk if changed and tier else member.tier_id,
+            "tier_since": now if changed else member.tier_since,
+            "earn": earn,
+            "earn_key": f"order:{order_no}:earn",
+            "expires_at": default_expiry(paid_at, snap.settings),
+            "tier_changed": changed,
+            "from_tier_id": member.tier_id,
+            "tier_reason": f"order {order_no}",
+            "qualifying_spend": spend,
+        }
+        if earn:
+            events.append(
+                {
+                    "type": "points.earned",
+                    "aggregate_type": "member",
+                    "aggregate_id": str(member.pk),
+                    "payload": {
+                        "member_id": member.pk,
+                        "amount": earn,
+                        "balance": balance,
+                        "cause": "order",
+                        "cause_id": order_no,
+                    },
+                }
+            )
+        if changed and tier is not None:
+            events.append(
+                {
+                    "type": "tier.changed",
+                    "aggregate_type": "member",
+                    "aggregate_id": str(member.pk),
+                    "payload": {
+                        "member_id": member.pk,
+                        "from_tier_id": member.tier_id,
+                        "to_tier_id": tier.pk,
+                        "reason": params["tier_reason"],
+                    },
+                }
+            )
+    for name in ("order_count", "total_spend", "first_purchase_at", "last_purchase_at", "lifecycle"):
+        params.setdefault(name, None)
+    params |= {
+        "points_balance": params.get("points_balance"),
+        "tier_id": params.get("tier_id"),
+        "tier_since": params.get("tier_since"),
+        "earn_key": params.get("earn_key", ""),
+        "expires_at": params.get("expires_at"),
+        "tier_reason": params.get("tier_reason", ""),
+        "qualifying_spend": params.get("qualifying_spend", 0),
+        "order_no": order_no,
+        "store_id": cleaned["store_id"],
+        "total": cleaned["total_amount"],
+        "paid": paid,
+        "payments": json.dumps(cleaned["payment_methods"], cls=DjangoJSONEncoder),
+        "benefits": json.dumps(benefits, cls=DjangoJSONEncoder),
+        "source": Order.Source.POS,
+        "paid_at": paid_at,
+        "request_hash": request_hash,
+        "now": now,
+        "skus": [line["sku"] for line in lines],
+        "names": [line["name"] for line in lines],
+        "categories": [line["category"] for line in lines],
+        "quantities": [line["quantity"] for line in lines],
+        "amounts": [line["amount"] for line in lines],
+        "actor_id": getattr(actor_user(actor), "pk", None),
+        "schema": current_schema(),
+        "events": json.dumps(events, cls=DjangoJSONEncoder),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_WRITE_SQL, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    order_id, event_ids = row
+    publish_after_commit(list(event_ids or []))
+    if member is not None:
+        member.points_balance = params["points_balance"]
+        member.tier_id = params["tier_id"]
+    return Order(
+        id=order_id,
+        order_no=order_no,
+        store_id=cleaned["store_id"],
+        member_id=cleaned["member_id"],
+        total_amount=cleaned["total_amount"],
+        paid_amount=paid,
+        refunded_amount=Decimal(0),
+        payment_methods=cleaned["payment_methods"],
+        benefits=benefits,
+        status=Order.Status.PAID,
+        source=Order.Source.POS,
+        paid_at=paid_at,
+        request_hash=request_hash,
+        created_at=now,
+    )
+
+
+def _tier_after(
+    member: Member, snap: Snapshot, *, paid: Decimal, paid_at: datetime, now: datetime
+) -> tuple[Tier | None, Decimal]:
+    """The best tier the member's spend reaches with this order counted."""
+
+    def spend_for(tier: Tier) -> Decimal:
+        if not tier.window_days:
+            return member.total_spend + paid
+        counts = paid_at >= now - timedelta(days=tier.window_days)
+        return snap.window_spend.get(tier.window_days, Decimal(0)) + (paid if counts else 0)
+
+    return best_tier(snap.tiers, spend_for)
+
+
+def _redeem(actor: Any, order: Order, quote: Quote, member: Member) -> None:
+    """Coupon, points and stored value used to pay, through their ledgers (the member is locked)."""
+    key = f"order:{order.order_no}"
+    if quote.coupon_code:
+        coupon_redeem(
+            code=quote.coupon_code,
+            store_id=order.store_id,
+            member_id=member.pk,
+            order_amount=quote.gross - quote.tier_discount,
+            idempotency_key=key,
+            order_no=order.order_no,
+        )
+    if quote.points_used:
+        points_spend(
+            member_id=member.pk,
+            amount=quote.points_used,
+            idempotency_key=f"{key}:points",
+            cause="order",
+            cause_id=order.order_no,
+            actor=actor,
+            locked=member,
+        )
+    if quote.stored_value:
+        stored_value_spend(
+            member_id=member.pk,
+            amount=quote.stored_value,
+            idempotency_key=f"{key}:sv",
+            cause="order",
+            cause_id=order.order_no,
+            actor=actor,
+            locked=member,
+            settings=quote.settings,
+        )
 
 
 def checkout_refund(

@@ -56,7 +56,7 @@ def _lock_member(member_id: int) -> Member:
     return member
 
 
-def _user(actor: Any) -> Any:
+def actor_user(actor: Any) -> Any:
     return (
         actor if actor is not None and not isinstance(actor, ApiKeyPrincipal) and getattr(actor, "pk", None) else None
     )
@@ -109,7 +109,7 @@ def _append_points(
         cause=cause,
         cause_id=str(cause_id),
         reason=reason[:255],
-        actor=_user(actor),
+        actor=actor_user(actor),
     )
     Member.objects.filter(pk=member.pk).update(points_balance=balance)
     member.points_balance = balance
@@ -140,7 +140,7 @@ def _append_stored_value(
         cause=cause,
         cause_id=str(cause_id),
         reason=reason[:255],
-        actor=_user(actor),
+        actor=actor_user(actor),
     )
     Member.objects.filter(pk=member.pk).update(stored_principal=entry.principal_after, stored_bonus=entry.bonus_after)
     member.stored_principal, member.stored_bonus = entry.principal_after, entry.bonus_after

@@ -4,6 +4,7 @@ recorded with its reason and emitted as ``tier.changed``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -25,17 +26,25 @@ def qualifying_spend(member_id: int, tier: Tier | None, now: datetime) -> Decima
     return total or Decimal(0)
 
 
-def eligible_tier(member_id: int, now: datetime, tiers: list[Tier] | None = None) -> tuple[Tier | None, Decimal]:
-    """The best tier whose threshold the member's spend (over that tier's window) reaches."""
+def best_tier(tiers: Iterable[Tier], spend_for: Callable[[Tier], Decimal]) -> tuple[Tier | None, Decimal]:
+    """The highest tier (by rank) whose threshold the member's spend over that tier's window reaches."""
     best: tuple[Tier | None, Decimal] = (None, Decimal(0))
-    spend_by_window: dict[int | None, Decimal] = {}  # tiers usually share one window: one query
-    for tier in tiers if tiers is not None else Tier.objects.order_by("rank"):
-        if tier.window_days not in spend_by_window:
-            spend_by_window[tier.window_days] = qualifying_spend(member_id, tier, now)
-        spend = spend_by_window[tier.window_days]
+    for tier in sorted(tiers, key=lambda t: t.rank):
+        spend = spend_for(tier)
         if spend >= tier.threshold_spend:
             best = (tier, spend)
     return best
+
+
+def eligible_tier(member_id: int, now: datetime, tiers: list[Tier] | None = None) -> tuple[Tier | None, Decimal]:
+    spend_by_window: dict[int | None, Decimal] = {}  # tiers usually share one window: one query
+
+    def spend_for(tier: Tier) -> Decimal:
+        if tier.window_days not in spend_by_window:
+            spend_by_window[tier.window_days] = qualifying_spend(member_id, tier, now)
+        return spend_by_window[tier.window_days]
+
+    return best_tier(tiers if tiers is not None else Tier.objects.all(), spend_for)
 
 
 def _change(member: Member, to: Tier | None, spend: Decimal, reason: str, now: datetime) -> TierChange:

@@ -35,7 +35,7 @@ class OrderResult:
     created: bool  # False for a replay
 
 
-def _hash(payload: dict[str, Any]) -> str:
+def request_hash_of(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -75,22 +75,32 @@ def find_store(ref: Any) -> Store | None:
     return store
 
 
-def _clean_order(actor: Any, data: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], Member | None]:
+def member_ref_given(data: dict[str, Any]) -> bool:
+    ref = data.get("member") or {}
+    return isinstance(ref, dict) and any(ref.get(k) not in (None, "") for k in ("id", "phone", "card_no"))
+
+
+def _clean_order(actor: Any, data: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    member = None
+    if member_ref_given(data):
+        ref = data["member"]
+        member = find_member(member_id=ref.get("id"), phone=ref.get("phone"), card_no=ref.get("card_no"))
+    return clean_order(actor, data, store=find_store(data.get("store")), member_id=member.pk if member else None)
+
+
+def clean_order(
+    actor: Any, data: dict[str, Any], *, store: Store | None, member_id: int | None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Validate an order whose store and member the caller has looked up (checkout reads them in
+    the statement that locks the member). Every problem is reported, by field."""
     errors: dict[str, list[str]] = {}
     order_no = str(data.get("order_no") or "").strip()
     if not order_no or len(order_no) > 64:
         errors["order_no"] = [_("Give the POS order number (at most 64 characters).")]
-    store = find_store(data.get("store"))
     if store is None or not in_scope(actor, store):
         errors["store"] = [_("Unknown store.")]
-    member_ref = data.get("member") or {}
-    member = None
-    if any(member_ref.get(k) not in (None, "") for k in ("id", "phone", "card_no")):
-        member = find_member(
-            member_id=member_ref.get("id"), phone=member_ref.get("phone"), card_no=member_ref.get("card_no")
-        )
-        if member is None:
-            errors["member"] = [_("No member with this id, phone or card number.")]
+    if member_id is None and member_ref_given(data):
+        errors["member"] = [_("No member with this id, phone or card number.")]
     paid = _money(data.get("paid_amount"), "paid_amount", errors)
     lines: list[dict[str, Any]] = []
     for index, raw in enumerate(data.get("lines") or []):
@@ -147,13 +157,13 @@ def _clean_order(actor: Any, data: dict[str, Any]) -> tuple[dict[str, Any], list
     cleaned = {
         "order_no": order_no,
         "store_id": store.pk if store else None,
-        "member_id": member.pk if member else None,
+        "member_id": member_id,
         "total_amount": total,
         "paid_amount": paid,
         "payment_methods": payments,
         "paid_at": paid_at,
     }
-    return cleaned, lines, member
+    return cleaned, lines
 
 
 def order_payload(order: Order) -> dict[str, Any]:
@@ -180,10 +190,10 @@ def _apply_purchase(member_id: int, amount: Decimal, paid_at: datetime, *, count
 
 def order_record(*, actor: Any, data: dict[str, Any], source: str = Order.Source.POS) -> OrderResult:
     check_permission(actor, "loyalty.order.create")
-    cleaned, lines, _member = _clean_order(actor, data)
+    cleaned, lines = _clean_order(actor, data)
     # Hash what the client sent for the time, not the server's "now" a missing time defaults to:
     # otherwise a retry without a time would look like a different order.
-    request_hash = _hash({**cleaned, "paid_at": data.get("paid_at") or None, "lines": lines})
+    request_hash = request_hash_of({**cleaned, "paid_at": data.get("paid_at") or None, "lines": lines})
     existing = Order.objects.filter(order_no=cleaned["order_no"]).first()
     if existing is not None:
         return _replay(existing, request_hash)
@@ -247,7 +257,9 @@ def refund_record(
     value = _money(amount, "amount", errors, allow_zero=False)
     if errors:
         raise ValidationFailed(fields=errors)
-    request_hash = _hash({"order_no": order_no, "refund_no": refund_no, "amount": value, "lines": lines or []})
+    request_hash = request_hash_of(
+        {"order_no": order_no, "refund_no": refund_no, "amount": value, "lines": lines or []}
+    )
     existing = Refund.objects.filter(refund_no=refund_no).first()
     if existing is not None:
         return _refund_replay(existing, request_hash)

@@ -11,8 +11,6 @@ from rest_framework.response import Response
 
 from huiyuan.members.api.serializers import OrderSerializer, RefundSerializer
 from huiyuan.members.models import Order
-from huiyuan.members.orders import find_store
-from huiyuan.platform.access import in_scope
 from huiyuan.platform.api.base import TenantAPIView
 from huiyuan.platform.errors import ValidationFailed
 
@@ -32,11 +30,7 @@ class CheckoutQuoteView(TenantAPIView):
     operation = "loyalty.order.create"
 
     def post(self, request: Request) -> Response:
-        data = _body(request)
-        store = find_store(data.get("store"))
-        if store is None or not in_scope(request.user, store):
-            raise ValidationFailed(fields={"store": [_("Unknown store.")]})
-        return Response(checkout.checkout_quote(data=data, store_id=store.pk).as_dict())
+        return Response(checkout.checkout_quote(actor=request.user, data=_body(request)).as_dict())
 
 
 class CheckoutView(TenantAPIView):

@@ -36,26 +36,41 @@ def event_record(
         aggregate_type=aggregate_type,
         aggregate_id=str(aggregate_id),
     )
-    _publish_after_commit(event.pk)
+    publish_after_commit([event.pk])
     return event
 
 
-def _publish_after_commit(event_id: int) -> None:
-    """Collect the transaction's events and publish them in one go after it commits (a checkout
-    records several: one publish round trip instead of one per event). The batch joins the
+def publish_after_commit(event_ids: list[int]) -> None:
+    """Collect the transaction's events (``event_record`` adds each; code that inserts outbox rows
+    itself passes their ids) and publish them in one go after it commits. The batch joins the
     callback still registered for this transaction; after a commit or a rollback that callback is
     gone from Django's list and a new batch starts."""
+    if not event_ids:
+        return
     batch = getattr(connection, "_huiyuan_outbox_batch", None)
     if batch is not None and any(hook[1] is batch[1] for hook in connection.run_on_commit):
-        batch[0].append(event_id)
+        batch[0].extend(event_ids)
         return
-    ids = [event_id]
+    ids = list(event_ids)
 
     def publish() -> None:
-        publish_events(ids=ids)
+        dispatch_committed(ids)
 
     connection._huiyuan_outbox_batch = (ids, publish)  # type: ignore[attr-defined]
     transaction.on_commit(publish, robust=True)
+
+
+def dispatch_committed(ids: list[int]) -> None:
+    """One broker message per transaction hands the events to a worker, which fans them out to
+    the subscribers and marks them published: the committing request pays for a single send.
+    If the broker is down the rows stay unpublished and the beat sweep sends them later."""
+    from .tasks import publish_batch
+
+    try:
+        publish_batch.apply_async(args=[ids])
+    except Exception as exc:  # noqa: BLE001 - the commit stands; the sweep retries
+        logger.warning("outbox: could not hand over events %s: %s", ids, exc)
+        OutboxEvent.objects.filter(pk__in=ids).update(attempts=F("attempts") + 1, last_error=str(exc)[:2000])
 
 
 def _send(event: OutboxEvent) -> None:

@@ -13,6 +13,12 @@ def publish_pending() -> int:
     return publish_events()
 
 
+@app.task(name="huiyuan.events.publish_batch")
+def publish_batch(ids: list[int]) -> int:
+    """The events one transaction committed (rows the sweep already sent are skipped)."""
+    return publish_events(ids=ids)
+
+
 @tenant_task(name="huiyuan.events.deliver", autoretry_for=(Exception,), retry_backoff=True, max_retries=8)
 def deliver_event(event_id: int, subscriber: str) -> None:
     row = OutboxEvent.objects.get(pk=event_id, tenant_schema=current_schema())
