@@ -5,6 +5,8 @@ import os
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("HUIYUAN_TENANT_POOL_SIZE", "2")
 os.environ.setdefault("HUIYUAN_BASE_DOMAIN", "localhost")
+# Every commit hands its events over at once, so tests that wait for a subscriber wait no longer.
+os.environ.setdefault("HUIYUAN_OUTBOX_HANDOVER_INTERVAL", "0")
 
 from huiyuan.platform.settings import *  # noqa: E402,F403
 

@@ -193,3 +193,27 @@ def test_a_rolled_back_transaction_does_not_swallow_the_next_ones_events(
         kept = event_record("test.kept", {})
     assert len(callbacks) == 1
     assert handed_over == [[kept.pk]]
+
+
+def test_under_load_a_process_hands_over_at_most_once_per_interval_and_nothing_waits_past_the_sweep(
+    committed: dict[str, World], handed_over: list[list[int]], settings: Any
+) -> None:
+    from huiyuan.platform.events import services
+    from huiyuan.platform.events.services import event_record
+    from huiyuan.platform.events.tasks import publish_batch
+
+    settings.HUIYUAN_OUTBOX_HANDOVER_INTERVAL = 60
+    services._last_handover = 0.0
+    alpha = committed["alpha"]
+    try:
+        with tenant_context(alpha.tenant):
+            events = []
+            for n in range(3):
+                with transaction.atomic():
+                    events.append(event_record("test.burst", {"n": n}))
+        assert handed_over == [[events[0].pk]]  # the burst's first commit only
+        publish_batch(handed_over[0])  # what the worker does with it: everything pending
+        assert not OutboxEvent.objects.filter(pk__in=[e.pk for e in events], published_at__isnull=True).exists()
+    finally:
+        services._last_handover = 0.0
+        OutboxEvent.objects.filter(tenant_schema=alpha.tenant.schema_name).delete()

@@ -36,6 +36,7 @@ from huiyuan.platform.access import check_permission, in_scope
 from huiyuan.platform.errors import Conflict, ValidationFailed
 from huiyuan.platform.events.services import publish_after_commit
 from huiyuan.platform.phones import InvalidPhone, normalize_phone
+from huiyuan.platform.sql import fetch_one_prepared
 from huiyuan.platform.tenancy import current_schema, tenant_timezone
 
 from .coupons import coupon_discount, coupon_redeem, normalize_code
@@ -204,9 +205,7 @@ def load_snapshot(data: dict[str, Any], *, lock: bool, now: datetime) -> Snapsho
         lock="FOR UPDATE" if lock else "",
         m_columns=", ".join(f"m.{c}" for c in _MEMBER_COLUMNS),
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+    row = fetch_one_prepared(sql, params)
     assert row is not None
     settings_row, member_settings_row, tier_rows, rule_rows, store_row, order_row, spend = map(_json, row[:7])
     member_values = row[7:]
@@ -558,9 +557,7 @@ def _write(
         "schema": current_schema(),
         "events": json.dumps(events, cls=DjangoJSONEncoder),
     }
-    with connection.cursor() as cursor:
-        cursor.execute(_WRITE_SQL, params)
-        row = cursor.fetchone()
+    row = fetch_one_prepared(_WRITE_SQL, params)
     if row is None:
         return None
     order_id, event_ids = row

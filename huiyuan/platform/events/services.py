@@ -8,8 +8,10 @@ Delivery is at least once: subscribers must be idempotent (they get the event id
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -60,15 +62,26 @@ def publish_after_commit(event_ids: list[int]) -> None:
     transaction.on_commit(publish, robust=True)
 
 
+_last_handover = 0.0  # per process
+
+
 def dispatch_committed(ids: list[int]) -> None:
-    """One broker message per transaction hands the events to a worker, which fans them out to
-    the subscribers and marks them published: the committing request pays for a single send.
-    If the broker is down the rows stay unpublished and the beat sweep sends them later."""
+    """Hand committed events to a worker, which fans them out to the subscribers and marks them
+    published; the committing request pays for one broker message at most. Under load a process
+    sends at most one hand-over per ``HUIYUAN_OUTBOX_HANDOVER_INTERVAL``: each one makes the
+    worker publish everything pending, and the beat sweep (every 2 s) catches the last of a
+    burst. If the broker is down the rows stay unpublished until the sweep gets through."""
+    global _last_handover
     from .tasks import publish_batch
 
+    now = time.monotonic()
+    if now - _last_handover < django_settings.HUIYUAN_OUTBOX_HANDOVER_INTERVAL:
+        return
+    _last_handover = now
     try:
         publish_batch.apply_async(args=[ids])
     except Exception as exc:  # noqa: BLE001 - the commit stands; the sweep retries
+        _last_handover = 0.0
         logger.warning("outbox: could not hand over events %s: %s", ids, exc)
         OutboxEvent.objects.filter(pk__in=ids).update(attempts=F("attempts") + 1, last_error=str(exc)[:2000])
 

@@ -15,8 +15,9 @@ def publish_pending() -> int:
 
 @app.task(name="huiyuan.events.publish_batch")
 def publish_batch(ids: list[int]) -> int:
-    """The events one transaction committed (rows the sweep already sent are skipped)."""
-    return publish_events(ids=ids)
+    """The events one transaction committed first, then whatever else is pending (commits that
+    came within the sender's hand-over interval). Rows already sent are skipped."""
+    return publish_events(ids=ids) + publish_events()
 
 
 @tenant_task(name="huiyuan.events.deliver", autoretry_for=(Exception,), retry_backoff=True, max_retries=8)

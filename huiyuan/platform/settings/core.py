@@ -54,11 +54,15 @@ HUIYUAN_BASE_DOMAIN = E.BASE_DOMAIN
 HUIYUAN_PUBLIC_PORT = E.PUBLIC_PORT
 HUIYUAN_URL_SCHEME = E.PUBLIC_URL_SCHEME
 HUIYUAN_TENANT_POOL_SIZE = E.TENANT_POOL_SIZE
+HUIYUAN_OUTBOX_HANDOVER_INTERVAL = E.OUTBOX_HANDOVER_INTERVAL
 
 _db = environ.Env.db_url_config(E.DATABASE_URL)
 _db["ENGINE"] = "django_tenants.postgresql_backend"
 _db.setdefault("CONN_MAX_AGE", 60)
 _db["CONN_HEALTH_CHECKS"] = True
+# Django binds parameters on the client and never prepares; this only enables the statements
+# that ask for it (``platform/sql.py``), which then stay prepared for the connection's life.
+_db.setdefault("OPTIONS", {})["prepare_threshold"] = 5 if E.DB_PREPARED_STATEMENTS else None
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -37,5 +37,9 @@ STATIC_ROOT: str = env.str("HUIYUAN_STATIC_ROOT", default=str(BASE_DIR / "static
 LOG_LEVEL: str = env.str("HUIYUAN_LOG_LEVEL", default="INFO")
 CELERY_ALWAYS_EAGER: bool = env.bool("HUIYUAN_CELERY_EAGER", default=False)
 SECURE_COOKIES: bool = env.bool("HUIYUAN_SECURE_COOKIES", default=IS_PRODUCTION)
+# Server-side prepared statements for checkout's hot statements; turn off behind a connection
+# pooler that cannot keep them (PgBouncer before 1.21 in transaction mode).
+DB_PREPARED_STATEMENTS: bool = env.bool("HUIYUAN_DB_PREPARED_STATEMENTS", default=True)
+OUTBOX_HANDOVER_INTERVAL: float = env.float("HUIYUAN_OUTBOX_HANDOVER_INTERVAL", default=0.5)
 THROTTLE_ANON: str = env.str("HUIYUAN_THROTTLE_ANON", default="30/minute")
 THROTTLE_ACTOR: str = env.str("HUIYUAN_THROTTLE_ACTOR", default="1200/minute")

@@ -25,7 +25,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ALWAYS_EAGER = E.CELERY_ALWAYS_EAGER
 CELERY_TASK_TENANT_CACHE_SECONDS = 30
 CELERY_BEAT_SCHEDULE = {
-    "outbox-sweep": {"task": "huiyuan.events.publish_pending", "schedule": 10.0},
+    "outbox-sweep": {"task": "huiyuan.events.publish_pending", "schedule": 2.0},
     "tenant-pool-refill": {"task": "huiyuan.tenants.refill_pool", "schedule": 60.0},
     # 02:30 in Shanghai: lifecycle stages, R/F/M quintiles and automatic tags of every merchant.
     "members-nightly": {"task": "huiyuan.members.nightly_all_tenants", "schedule": crontab(hour=18, minute=30)},
