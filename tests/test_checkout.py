@@ -228,3 +228,59 @@ def test_fifty_concurrent_duplicate_checkouts_write_one_set_of_entries(committed
             )
         OutboxEvent.objects.filter(tenant_schema=alpha.tenant.schema_name).delete()
         connection.set_schema_to_public()
+
+
+@pytest.mark.slow
+def test_concurrent_orders_of_one_member_all_count(committed: dict[str, World]) -> None:
+    """Twenty tills post different orders for one member at once: most read the member before
+    another's write lands, so their writes find the member changed and redo the order under the
+    lock. Every order must count once in the statistics and the points."""
+    alpha = committed["alpha"]
+    member_id = alpha.member_a.pk
+    outcomes: list[Any] = []
+    barrier = threading.Barrier(20)
+
+    def till(n: int) -> None:
+        try:
+            with tenant_context(alpha.tenant):
+                barrier.wait()
+                data = {**basket(alpha, f"SAME-{n}"), "lines": [{"sku": "T", "amount": f"{10 + n}.00"}]}
+                outcomes.append(checkout_commit(actor=alpha.manager_a, data=data))
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            outcomes.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=till, args=(n,)) for n in range(20)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert [o for o in outcomes if isinstance(o, BaseException)] == []
+        assert all(o.created for o in outcomes) and len(outcomes) == 20
+        with tenant_context(alpha.tenant):
+            member = Member.objects.get(pk=member_id)
+            assert member.order_count == 20
+            assert member.total_spend == sum(Decimal(10 + n) for n in range(20))
+            assert member.points_balance == sum(10 + n for n in range(20))
+            assert reconcile() == []
+    finally:
+        with tenant_context(alpha.tenant):
+            from huiyuan.loyalty.models import LoyaltySettings, PointsLot, PointsLotMovement
+
+            PointsLotMovement.objects.all().delete()
+            PointsLot.objects.all().delete()
+            PointsEntry.objects.all().delete()
+            LoyaltySettings.objects.all().delete()
+            Order.objects.filter(order_no__startswith="SAME-").delete()
+            Member.objects.filter(pk=member_id).update(
+                points_balance=0,
+                order_count=0,
+                total_spend=0,
+                first_purchase_at=None,
+                last_purchase_at=None,
+                lifecycle="prospect",
+            )
+        OutboxEvent.objects.filter(tenant_schema=alpha.tenant.schema_name).delete()
+        connection.set_schema_to_public()

@@ -129,7 +129,17 @@ class Snapshot:
     existing_order: tuple[int, str, dict[str, Any]] | None  # id, request hash, benefits
 
 
+_GUARDED = (
+    "updated_at",
+    "order_count",
+    "total_spend",
+    "points_balance",
+    "stored_principal",
+    "stored_bonus",
+    "tier_id",
+)
 _MEMBER_FIELDS = {
+    *_GUARDED,
     "id",
     "tier_id",
     "tier_since",
@@ -207,11 +217,9 @@ def load_snapshot(data: dict[str, Any], *, lock: bool, now: datetime) -> Snapsho
     )
     row = fetch_one_prepared(sql, params)
     assert row is not None
-    settings_row, member_settings_row, tier_rows, rule_rows, store_row, order_row, spend = map(_json, row[:7])
+    settings, member_settings, tiers, rules = _configuration(row[:4])
+    store_row, order_row, spend = map(_json, row[4:7])
     member_values = row[7:]
-    settings = LoyaltySettings(**settings_row) if settings_row else loyalty_settings()
-    member_settings = member_settings_from(member_settings_row)
-    tiers = [Tier(**t) for t in tier_rows]
     member = None
     if member_values[0] is not None:
         member = Member.from_db(connection.alias, _MEMBER_COLUMNS, list(member_values))
@@ -220,12 +228,36 @@ def load_snapshot(data: dict[str, Any], *, lock: bool, now: datetime) -> Snapsho
         settings=settings,
         member_settings=member_settings,
         tiers=tiers,
-        rules=[EarnRule(**{**r, "created_at": None}) for r in rule_rows],
+        rules=rules,
         store=Store.from_db(connection.alias, ["id", "status"], store_row) if store_row else None,
         member=member,
         window_spend={int(days): Decimal(value) for days, value in (spend or {}).items()},
         existing_order=(order_row[0], order_row[1], order_row[2] or {}) if order_row else None,
     )
+
+
+Configuration = tuple[LoyaltySettings, MemberSettings, list[Tier], list[EarnRule]]
+_configurations: dict[tuple[str | None, ...], Configuration] = {}
+
+
+def _configuration(texts: tuple[str | None, ...]) -> Configuration:
+    """The tenant's configuration as read with the snapshot. Parsed objects are reused while the
+    text read is the same (they are only read), so a change shows in the very next checkout."""
+    if (cached := _configurations.get(texts)) is not None:
+        return cached
+    settings_row, member_settings_row, tier_rows, rule_rows = map(_json, texts)
+    config = (
+        LoyaltySettings(**settings_row) if settings_row else loyalty_settings(),
+        member_settings_from(member_settings_row),
+        [Tier(**t) for t in tier_rows],
+        [EarnRule(**{**r, "created_at": None}) for r in rule_rows],
+    )
+    if settings_row is None or member_settings_row is None:
+        return config  # a new tenant's rows were just created: read them next time
+    if len(_configurations) > 1000:
+        _configurations.clear()
+    _configurations[texts] = config
+    return config
 
 
 def member_settings_from(row: dict[str, Any] | None) -> MemberSettings:
@@ -346,36 +378,57 @@ class CheckoutResult:
 
 
 def checkout_commit(*, actor: Any, data: dict[str, Any]) -> CheckoutResult:
-    """Record the order with its tier discount, redemptions and earnings. The member is locked and
-    everything is read in one statement, the order, its lines, the member's statistics and
-    balances, the points earned, a tier change and the events are written in another; coupon,
-    points and stored-value redemptions go through their ledgers in the same transaction."""
+    """Record the order with its tier discount, redemptions and earnings: one statement reads the
+    configuration, store and member, and one writes the order, its lines, the member's statistics
+    and balances, the points earned, a tier change and the events.
+
+    An order that redeems nothing (most of them) reads without a lock and writes in autocommit:
+    the write re-checks, under the member's row lock, that the member is as read, and writes
+    nothing otherwise. Orders that redeem a coupon, points or stored value, and those whose member
+    changed in between, lock the member first and go through the ledgers in one transaction."""
     check_permission(actor, "loyalty.order.create")
     request_hash = request_hash_of({k: v for k, v in data.items() if k != "payment_password"})
-    if data.get("stored_value") not in (None, "", 0, "0"):
+    redeems = bool(data.get("coupon_code") or data.get("points")) or data.get("stored_value") not in _NO_AMOUNT
+    if data.get("stored_value") not in _NO_AMOUNT:
         _verify_payer_pin(data)
-    now = timezone.now()
+    if not redeems:
+        result = _commit(actor, data, request_hash, lock=False)
+        if result is not None:
+            return result
     with transaction.atomic():
-        snap = load_snapshot(data, lock=True, now=now)
-        if snap.existing_order is not None:
-            return _checkout_replay(snap.existing_order[0], snap.existing_order[1], request_hash)
-        _check_refs(actor, data, snap)
-        paid_at = _paid_at(data)
-        quote = _price(data, snap, paid_at=paid_at)
-        externals = list(data.get("payment_methods") or [{"method": "other", "amount": str(quote.due_external)}])
-        payments = [p for p in externals if Decimal(str(p.get("amount") or 0)) > 0]
-        if quote.stored_value:
-            payments.append({"method": "stored_value", "amount": str(quote.stored_value)})
-        order_data = {**data, "total_amount": str(quote.gross), "paid_amount": str(quote.paid), "payments": payments}
-        order_data["payment_methods"] = order_data.pop("payments")
-        member_id = snap.member.pk if snap.member else None
-        cleaned, lines = clean_order(actor, order_data, store=snap.store, member_id=member_id)
-        order = _write(actor, cleaned, lines, quote, snap, request_hash=request_hash, now=now)
-        if order is None:  # a concurrent duplicate without a member to lock on committed first
-            existing = Order.objects.get(order_no=cleaned["order_no"])
-            return _checkout_replay(existing.pk, existing.request_hash, request_hash)
-        if snap.member is not None:
-            _redeem(actor, order, quote, snap.member)
+        result = _commit(actor, data, request_hash, lock=True)
+        assert result is not None  # under the lock the member cannot have changed
+        return result
+
+
+_NO_AMOUNT = (None, "", 0, "0")
+_STALE = object()
+
+
+def _commit(actor: Any, data: dict[str, Any], request_hash: str, *, lock: bool) -> CheckoutResult | None:
+    now = timezone.now()
+    snap = load_snapshot(data, lock=lock, now=now)
+    if snap.existing_order is not None:
+        return _checkout_replay(snap.existing_order[0], snap.existing_order[1], request_hash)
+    _check_refs(actor, data, snap)
+    quote = _price(data, snap, paid_at=_paid_at(data))
+    externals = list(data.get("payment_methods") or [{"method": "other", "amount": str(quote.due_external)}])
+    payments = [p for p in externals if Decimal(str(p.get("amount") or 0)) > 0]
+    if quote.stored_value:
+        payments.append({"method": "stored_value", "amount": str(quote.stored_value)})
+    order_data = {**data, "total_amount": str(quote.gross), "paid_amount": str(quote.paid)}
+    order_data["payment_methods"] = payments
+    member_id = snap.member.pk if snap.member else None
+    cleaned, lines = clean_order(actor, order_data, store=snap.store, member_id=member_id)
+    order = _write(actor, cleaned, lines, quote, snap, request_hash=request_hash, now=now)
+    if order is _STALE:
+        return None  # the member changed since the read: do it again under the lock
+    if order is None:  # another request committed this order number first
+        existing = Order.objects.get(order_no=cleaned["order_no"])
+        return _checkout_replay(existing.pk, existing.request_hash, request_hash)
+    assert isinstance(order, Order)
+    if snap.member is not None:
+        _redeem(actor, order, quote, snap.member)
     return CheckoutResult(order=order, created=True)
 
 
@@ -398,12 +451,24 @@ def _checkout_replay(order_id: int, stored_hash: str, request_hash: str) -> Chec
     return CheckoutResult(order=order, created=False)
 
 
+# ``seen``: the member is still as the snapshot read it (always so when the caller holds its
+# lock); the row lock taken here keeps it so until the statement's transaction ends.
 _WRITE_SQL = """
-WITH o AS (
+WITH seen AS (
+    SELECT id FROM members_member
+    WHERE id = %(member_id)s AND updated_at = %(seen_updated_at)s AND order_count = %(seen_order_count)s
+        AND total_spend = %(seen_total_spend)s AND points_balance = %(seen_points_balance)s
+        AND stored_principal = %(seen_stored_principal)s AND stored_bonus = %(seen_stored_bonus)s
+        AND tier_id IS NOT DISTINCT FROM %(seen_tier_id)s
+    FOR UPDATE
+), go AS (
+    SELECT 1 WHERE %(member_id)s::bigint IS NULL OR EXISTS (SELECT FROM seen)
+), o AS (
     INSERT INTO members_order (order_no, store_id, member_id, total_amount, paid_amount, refunded_amount,
         payment_methods, benefits, status, source, paid_at, request_hash, created_at)
-    VALUES (%(order_no)s, %(store_id)s, %(member_id)s, %(total)s, %(paid)s, 0, %(payments)s::jsonb,
-        %(benefits)s::jsonb, 'paid', %(source)s, %(paid_at)s, %(request_hash)s, %(now)s)
+    SELECT %(order_no)s, %(store_id)s, %(member_id)s, %(total)s, %(paid)s, 0, %(payments)s::jsonb,
+        %(benefits)s::jsonb, 'paid', %(source)s, %(paid_at)s, %(request_hash)s, %(now)s
+    FROM go
     ON CONFLICT (order_no) DO NOTHING
     RETURNING id
 ), line AS (
@@ -442,7 +507,8 @@ WITH o AS (
         AS e(type text, aggregate_type text, aggregate_id text, payload jsonb, of_order boolean)
     RETURNING id
 )
-SELECT o.id, (SELECT array_agg(event.id ORDER BY event.id) FROM event) FROM o
+SELECT (SELECT count(*) FROM go), o.id, (SELECT array_agg(event.id ORDER BY event.id) FROM event)
+FROM (VALUES (1)) AS one LEFT JOIN o ON true
 """
 
 
@@ -455,9 +521,10 @@ def _write(
     *,
     request_hash: str,
     now: datetime,
-) -> Order | None:
+) -> Order | object | None:
     """Insert the order and everything it changes in one statement. Returns None when an order
-    with this number already exists (nothing is written then)."""
+    with this number already exists and ``_STALE`` when the member changed since the snapshot
+    (nothing is written then)."""
     member, paid, paid_at = snap.member, cleaned["paid_amount"], cleaned["paid_at"]
     order_no = cleaned["order_no"]
     earn = quote.points_to_earn if member is not None else 0
@@ -498,6 +565,7 @@ def _write(
             "from_tier_id": member.tier_id,
             "tier_reason": f"order {order_no}",
             "qualifying_spend": spend,
+            **{f"seen_{name}": getattr(member, name) for name in _GUARDED},
         }
         if earn:
             events.append(
@@ -530,6 +598,8 @@ def _write(
             )
     for name in ("order_count", "total_spend", "first_purchase_at", "last_purchase_at", "lifecycle"):
         params.setdefault(name, None)
+    for name in _GUARDED:
+        params.setdefault(f"seen_{name}", None)
     params |= {
         "points_balance": params.get("points_balance"),
         "tier_id": params.get("tier_id"),
@@ -558,9 +628,12 @@ def _write(
         "events": json.dumps(events, cls=DjangoJSONEncoder),
     }
     row = fetch_one_prepared(_WRITE_SQL, params)
-    if row is None:
+    assert row is not None
+    went_ahead, order_id, event_ids = row
+    if not went_ahead:
+        return _STALE
+    if order_id is None:
         return None
-    order_id, event_ids = row
     publish_after_commit(list(event_ids or []))
     if member is not None:
         member.points_balance = params["points_balance"]

@@ -18,6 +18,8 @@ def fetch_one_prepared(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | No
     with connection.cursor():  # connects and applies the tenant's search_path
         pass
     raw = connection.connection
-    with psycopg.Cursor(raw) as cursor:
-        cursor.execute(sql, params, prepare=True)
-        return cursor.fetchone()
+    cursor = getattr(raw, "_huiyuan_prepared_cursor", None)
+    if cursor is None or cursor.closed:
+        cursor = raw._huiyuan_prepared_cursor = psycopg.Cursor(raw)  # type: ignore[union-attr]
+    cursor.execute(sql, params, prepare=True)
+    return cursor.fetchone()
