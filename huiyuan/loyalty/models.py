@@ -41,6 +41,8 @@ class LoyaltySettings(models.Model):
     # Tiers: upgrades happen at once; downgrades at the periodic review, not within this many days
     # of the member reaching the tier.
     tier_grace_days = models.PositiveIntegerField(default=30)
+    # Members hear this many days before points or a coupon expire (0: no reminder).
+    expiry_reminder_days = models.PositiveSmallIntegerField(default=7)
 
     def __str__(self) -> str:
         return "loyalty settings"
@@ -104,6 +106,7 @@ class PointsLot(models.Model):
     amount = models.PositiveIntegerField()
     remaining = models.PositiveIntegerField()
     expires_at = models.DateTimeField(null=True, blank=True)
+    expiry_reminded_at = models.DateTimeField(null=True, blank=True)  # ``points.expiring`` sent
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -222,6 +225,7 @@ class Coupon(models.Model):
     redeemed_order_no = models.CharField(max_length=64, blank=True)
     discount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     void_reason = models.CharField(max_length=255, blank=True)
+    expiry_reminded_at = models.DateTimeField(null=True, blank=True)  # ``coupon.expiring`` sent
 
     class Meta:
         indexes = [

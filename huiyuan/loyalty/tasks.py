@@ -1,4 +1,5 @@
-"""Nightly loyalty jobs per merchant: expire points and coupons, review tiers, reconcile ledgers.
+"""Nightly loyalty jobs per merchant: expire points and coupons, announce the ones about to
+expire, review tiers, reconcile ledgers.
 Thin: each calls one service; all are safe to run twice."""
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ logger = logging.getLogger(__name__)
 def loyalty_nightly_task() -> dict[str, Any]:
     from .coupons import coupon_expire_due
     from .ledger import points_expire_due, reconcile
+    from .reminders import expiry_reminders_send
     from .tiers import tier_review
 
     result: dict[str, Any] = {
         "points_expired": points_expire_due(),
         "coupons_expired": coupon_expire_due(),
+        **expiry_reminders_send(),
         "tiers": tier_review(),
     }
     drift = reconcile()

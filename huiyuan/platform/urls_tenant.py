@@ -3,6 +3,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from huiyuan.loyalty.api import config_views as loyalty_config
 from huiyuan.loyalty.api import views as loyalty_views
 from huiyuan.members.api import views as member_views
 from huiyuan.platform.api import views as platform_views
@@ -34,6 +35,11 @@ api_v1 = [
     path("members/<int:member_id>/topups", loyalty_views.MemberTopUpView.as_view(), name="member-topup"),
     path("members/<int:member_id>/ledger", loyalty_views.MemberLedgerView.as_view(), name="member-ledger"),
     path("stored-value/statement", loyalty_views.StoredValueStatementView.as_view(), name="sv-statement"),
+    path("loyalty/settings", loyalty_config.LoyaltySettingsView.as_view(), name="loyalty-settings"),
+    path("loyalty/earn-rules", loyalty_config.EarnRuleListView.as_view(), name="earn-rules"),
+    path("loyalty/earn-rules/<int:rule_id>", loyalty_config.EarnRuleDetailView.as_view(), name="earn-rule"),
+    path("loyalty/tiers", loyalty_config.TierListView.as_view(), name="tiers"),
+    path("loyalty/tiers/<int:tier_id>", loyalty_config.TierDetailView.as_view(), name="tier"),
     path("loyalty/opening-balances", loyalty_views.OpeningBalancesView.as_view(), name="opening-balances"),
     path("checkout/quote", loyalty_views.CheckoutQuoteView.as_view(), name="checkout-quote"),
     path("checkout", loyalty_views.CheckoutView.as_view(), name="checkout"),
