@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -246,7 +247,13 @@ def test_loyalty_pages_configure_and_top_up_once(alpha: World) -> None:
     assert client.get("/loyalty/").status_code == 200
     client.post(
         "/loyalty/",
-        {"action": "tier", "name": "金卡", "threshold": "1000", "discount_rate": "0.95", "points_multiplier": "1.5"},
+        {
+            "action": "tier",
+            "name": "金卡",
+            "threshold_spend": "1000",
+            "discount_rate": "0.95",
+            "points_multiplier": "1.5",
+        },
     )
     client.post("/loyalty/", {"action": "plan", "name": "充100送10", "pay": "100", "bonus": "10"})
     bad = client.post("/loyalty/", {"action": "coupon", "name": "", "kind": "threshold"})
@@ -262,3 +269,48 @@ def test_loyalty_pages_configure_and_top_up_once(alpha: World) -> None:
     ledger = manager.get(f"/members/{alpha.member_a.pk}/ledger/").content.decode()
     assert "¥100.00 + ¥10.00" in ledger
     assert manager.get(f"/members/{alpha.member_b.pk}/ledger/").status_code == 404
+
+
+def test_loyalty_page_edits_settings_rules_tiers_plans_and_templates(alpha: World) -> None:
+    from huiyuan.loyalty.ledger import loyalty_settings
+    from huiyuan.loyalty.models import EarnRule, Tier, TopUpPlan
+
+    client = console(alpha, "hq")
+    saved = client.post(
+        "/loyalty/",
+        {"action": "settings", "points_per_yuan": "2", "points_rounding": "up", "excluded_categories": "烟酒，礼品卡",
+         "points_expiry": "end_of_year", "points_expiry_months": "12", "points_per_yuan_redeemed": "100",
+         "max_points_share": "0.3", "bonus_use": "last", "tier_grace_days": "30", "expiry_reminder_days": "10"},
+    )  # fmt: skip
+    assert saved.status_code == 302
+    bad = client.post("/loyalty/", {"action": "settings", "points_per_yuan": "two", "max_points_share": "3"})
+    page = bad.content.decode()
+    assert bad.status_code == 200 and page.count("is-invalid") == 2 and 'value="two"' in page  # typed value kept
+    client.post("/loyalty/", {"action": "tier", "name": "银卡", "threshold_spend": "500"})
+    with tenant_context(alpha.tenant):
+        settings = loyalty_settings()
+        assert (settings.points_per_yuan, settings.excluded_categories) == (2, ["烟酒", "礼品卡"])
+        assert settings.expiry_reminder_days == 10
+        tier = Tier.objects.get(name="银卡")
+    connection.set_schema_to_public()
+    client.post("/loyalty/", {"action": "rule", "kind": "tier", "match_tier": str(tier.pk), "multiplier": "1.5"})
+    client.post(
+        "/loyalty/",
+        {"action": "tier", "id": str(tier.pk), "name": "银卡", "threshold_spend": "800", "discount_rate": "0.98"},
+    )
+    with tenant_context(alpha.tenant):
+        rule = EarnRule.objects.get(kind="tier")
+        assert rule.match == str(tier.pk) and rule.multiplier == Decimal("1.5")
+        assert Tier.objects.get(pk=tier.pk).threshold_spend == 800
+    connection.set_schema_to_public()
+    client.post("/loyalty/", {"action": "rule_toggle", "id": str(rule.pk), "active": "0"})
+    client.post("/loyalty/", {"action": "plan", "name": "充500送50", "pay": "500", "bonus": "50"})
+    with tenant_context(alpha.tenant):
+        plan = TopUpPlan.objects.get(name="充500送50")
+    connection.set_schema_to_public()
+    client.post("/loyalty/", {"action": "plan_toggle", "id": str(plan.pk), "active": "0"})
+    with tenant_context(alpha.tenant):
+        assert not EarnRule.objects.get(pk=rule.pk).active and not TopUpPlan.objects.get(pk=plan.pk).active
+    connection.set_schema_to_public()
+    assert client.post("/loyalty/", {"action": "nonsense"}).status_code == 404
+    assert console(alpha, "manager_a").get("/loyalty/").status_code in (302, 403)

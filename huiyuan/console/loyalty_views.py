@@ -1,24 +1,35 @@
-"""Console pages for loyalty configuration (tiers, top-up plans, coupon templates) and the
-member's ledgers and top-up on the profile."""
+"""Console pages for loyalty configuration (points settings, earn rules, tiers, top-up plans,
+coupon templates) and the member's ledgers and top-up on the profile. Each form posts an
+``action`` that maps to one service in ``loyalty.config`` and friends."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib import messages
-from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from huiyuan.loyalty import config
 from huiyuan.loyalty.coupons import coupon_issue, coupon_template_create
-from huiyuan.loyalty.models import CouponTemplate, PointsEntry, StoredValueEntry, Tier, TopUpPlan
+from huiyuan.loyalty.ledger import loyalty_settings
+from huiyuan.loyalty.models import (
+    CouponTemplate,
+    EarnRule,
+    LoyaltySettings,
+    PointsEntry,
+    StoredValueEntry,
+    Tier,
+    TopUpPlan,
+)
 from huiyuan.loyalty.stored_value import topup_by_plan, topup_plan_create
 from huiyuan.members import selectors
-from huiyuan.platform.audit import audit_record
+from huiyuan.members.models import Store
 from huiyuan.platform.errors import ValidationFailed
 
 from .forms import error_context
@@ -36,78 +47,148 @@ def _decimal(raw: str) -> Decimal | None:
 def loyalty_settings_page(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"values": {}}
     if request.method == "POST":
-        action = request.POST.get("action")
         values = {k: request.POST.get(k, "") for k in request.POST}
         context["values"] = values
         try:
-            if action == "tier":
-                _tier_create(request.user, values)
-                messages.success(request, _("Tier saved."))
-            elif action == "plan":
-                topup_plan_create(
-                    actor=request.user,
-                    name=values.get("name", ""),
-                    pay_amount=values.get("pay", "0"),
-                    bonus_amount=values.get("bonus") or "0",
-                )
-                messages.success(request, _("Top-up plan saved."))
-            elif action == "coupon":
-                coupon_template_create(
-                    actor=request.user,
-                    name=values.get("name", ""),
-                    kind=values.get("kind", ""),
-                    amount_off=_decimal(values.get("amount_off", "")),
-                    threshold=_decimal(values.get("threshold", "")),
-                    percent_off=int(values["percent_off"]) if values.get("percent_off", "").isdigit() else None,
-                    gift=values.get("gift", ""),
-                    valid_days=int(values["valid_days"]) if values.get("valid_days", "").isdigit() else None,
-                    stock=int(values["stock"]) if values.get("stock", "").isdigit() else None,
-                )
-                messages.success(request, _("Coupon template saved."))
-        except ValidationFailed as exc:
+            message = _ACTIONS[values.get("action", "")](request.user, values)
+        except (ValidationFailed, KeyError) as exc:
+            if not isinstance(exc, ValidationFailed):
+                raise Http404 from exc
             context.update(error_context(exc))
+            context["failed_action"] = values.get("action")
         else:
+            messages.success(request, message)
             return redirect("console:loyalty")
+    settings_values = config.settings_data(loyalty_settings())
+    settings_values["excluded_categories"] = ", ".join(settings_values["excluded_categories"])
     context.update(
+        settings_values=settings_values | _settings_form_values(context),
         tiers=Tier.objects.all(),
+        rules=EarnRule.objects.order_by("-active", "pk"),
+        rule_kinds=EarnRule.Kind.choices,
+        stores=Store.objects.order_by("code"),
+        weekdays=_weekdays(),
         plans=TopUpPlan.objects.all(),
-        coupons=CouponTemplate.objects.order_by("-pk"),
+        coupons=CouponTemplate.objects.order_by("-active", "-pk"),
         kinds=CouponTemplate.Kind.choices,
+        rounding_choices=LoyaltySettings.Rounding.choices,
+        expiry_choices=LoyaltySettings.Expiry.choices,
+        bonus_choices=LoyaltySettings.BonusUse.choices,
     )
     return render(request, "console/loyalty.html", context)
 
 
-def _tier_create(actor: Any, values: dict[str, str]) -> Tier:
-    errors: dict[str, list[str]] = {}
-    name = values.get("name", "").strip()
-    threshold = _decimal(values.get("threshold", "0") or "0")
-    discount = _decimal(values.get("discount_rate", "1") or "1")
-    multiplier = _decimal(values.get("points_multiplier", "1") or "1")
-    if not name:
-        errors["name"] = [_("Enter a name.")]
-    elif Tier.objects.filter(name=name).exists():
-        errors["name"] = [_("Another tier has this name.")]
-    if threshold is None or threshold < 0:
-        errors["threshold"] = [_("A spend of 0 or more.")]
-    if discount is None or not Decimal("0.1") <= discount <= 1:
-        errors["discount_rate"] = [_("Between 0.1 and 1 (0.95 means the member pays 95 percent).")]
-    if multiplier is None or not Decimal("0") < multiplier <= 10:
-        errors["points_multiplier"] = [_("Between 0 and 10.")]
-    if errors or threshold is None or discount is None or multiplier is None:
-        raise ValidationFailed(fields=errors)
-    with transaction.atomic():
-        rank = (Tier.objects.order_by("-rank").values_list("rank", flat=True).first() or 0) + 1
-        tier = Tier.objects.create(
-            name=name,
-            rank=rank,
-            threshold_spend=threshold,
-            discount_rate=discount,
-            points_multiplier=multiplier,
-            window_days=int(values["window_days"]) if values.get("window_days", "").isdigit() else None,
-            birthday_gift=values.get("birthday_gift", "")[:200],
-        )
-        audit_record(actor=actor, action="loyalty.tier.create", obj=tier)
-    return tier
+def _settings_form_values(context: dict[str, Any]) -> dict[str, Any]:
+    """After a failed save, show what the user typed rather than what is stored."""
+    if context.get("failed_action") != "settings":
+        return {}
+    return {k: v for k, v in context["values"].items() if k in _SETTINGS_FIELDS}
+
+
+def _weekdays() -> list[tuple[str, str]]:
+    names = [_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday")]
+    return [(str(n), name) for n, name in enumerate(names, start=1)]
+
+
+_SETTINGS_FIELDS = (
+    "points_per_yuan",
+    "points_rounding",
+    "max_points_per_order",
+    "excluded_categories",
+    "points_expiry",
+    "points_expiry_months",
+    "points_per_yuan_redeemed",
+    "max_points_share",
+    "bonus_use",
+    "tier_grace_days",
+    "expiry_reminder_days",
+)
+
+
+def _save_settings(actor: Any, values: dict[str, str]) -> str:
+    config.loyalty_settings_update(actor=actor, data={k: values[k] for k in _SETTINGS_FIELDS if k in values})
+    return _("Points settings saved.")
+
+
+def _add_rule(actor: Any, values: dict[str, str]) -> str:
+    # One form, a matching field per kind: tier and store pick from lists, the category is typed.
+    kind = values.get("kind", "")
+    match = values.get(f"match_{kind}", "")
+    config.earn_rule_create(actor=actor, data={"kind": kind, "match": match, "multiplier": values.get("multiplier")})
+    return _("Earn rule added.")
+
+
+def _toggle_rule(actor: Any, values: dict[str, str]) -> str:
+    config.earn_rule_update(actor=actor, rule_id=_id(values), data={"active": values.get("active") == "1"})
+    return _("Earn rule saved.")
+
+
+def _save_tier(actor: Any, values: dict[str, str]) -> str:
+    fields = ("name", "threshold_spend", "window_days", "discount_rate", "points_multiplier", "birthday_gift")
+    data: dict[str, Any] = {k: values[k] for k in fields if k in values}
+    data["free_shipping"] = values.get("free_shipping") == "on"
+    config.tier_save(actor=actor, data=data, tier_id=_id(values) if values.get("id") else None)
+    return _("Tier saved.")
+
+
+def _delete_tier(actor: Any, values: dict[str, str]) -> str:
+    config.tier_delete(actor=actor, tier_id=_id(values))
+    return _("Tier deleted.")
+
+
+def _add_plan(actor: Any, values: dict[str, str]) -> str:
+    topup_plan_create(
+        actor=actor,
+        name=values.get("name", ""),
+        pay_amount=values.get("pay", "0"),
+        bonus_amount=values.get("bonus") or "0",
+    )
+    return _("Top-up plan saved.")
+
+
+def _toggle_plan(actor: Any, values: dict[str, str]) -> str:
+    config.topup_plan_set_active(actor=actor, plan_id=_id(values), active=values.get("active") == "1")
+    return _("Top-up plan saved.")
+
+
+def _add_coupon(actor: Any, values: dict[str, str]) -> str:
+    coupon_template_create(
+        actor=actor,
+        name=values.get("name", ""),
+        kind=values.get("kind", ""),
+        amount_off=_decimal(values.get("amount_off", "")),
+        threshold=_decimal(values.get("threshold", "")),
+        percent_off=int(values["percent_off"]) if values.get("percent_off", "").isdigit() else None,
+        gift=values.get("gift", ""),
+        valid_days=int(values["valid_days"]) if values.get("valid_days", "").isdigit() else None,
+        stock=int(values["stock"]) if values.get("stock", "").isdigit() else None,
+    )
+    return _("Coupon template saved.")
+
+
+def _toggle_coupon(actor: Any, values: dict[str, str]) -> str:
+    config.coupon_template_set_active(actor=actor, template_id=_id(values), active=values.get("active") == "1")
+    return _("Coupon template saved.")
+
+
+def _id(values: dict[str, str]) -> int:
+    raw = values.get("id", "")
+    if not raw.isdigit():
+        raise Http404
+    return int(raw)
+
+
+_ACTIONS: dict[str, Callable[[Any, dict[str, str]], str]] = {
+    "settings": _save_settings,
+    "rule": _add_rule,
+    "rule_toggle": _toggle_rule,
+    "tier": _save_tier,
+    "tier_delete": _delete_tier,
+    "plan": _add_plan,
+    "plan_toggle": _toggle_plan,
+    "coupon": _add_coupon,
+    "coupon_toggle": _toggle_coupon,
+}
 
 
 @_guarded("members.member.view")
