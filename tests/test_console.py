@@ -10,7 +10,7 @@ from django.db import connection
 from django.test import Client
 from django_tenants.utils import tenant_context
 
-from huiyuan.members.models import Store
+from huiyuan.members.models import Member, Store
 from huiyuan.platform.models import ApiKey
 
 from .conftest import PASSWORD, World
@@ -314,3 +314,26 @@ def test_loyalty_page_edits_settings_rules_tiers_plans_and_templates(alpha: Worl
     connection.set_schema_to_public()
     assert client.post("/loyalty/", {"action": "nonsense"}).status_code == 404
     assert console(alpha, "manager_a").get("/loyalty/").status_code in (302, 403)
+
+
+def test_points_adjustment_waits_for_approval_in_the_console(alpha: World) -> None:
+    from huiyuan.loyalty.models import PointsAdjustment
+
+    manager = console(alpha, "manager_a")
+    ledger = f"/members/{alpha.member_a.pk}/ledger/"
+    manager.post(f"/members/{alpha.member_a.pk}/adjust/", {"amount": "50", "reason": "补偿", "request_key": "1"})
+    manager.post(f"/members/{alpha.member_a.pk}/adjust/", {"amount": "5000", "reason": "活动", "request_key": "2"})
+    bad = manager.post(f"/members/{alpha.member_a.pk}/adjust/", {"amount": "x", "reason": "", "request_key": "3"})
+    assert bad.status_code == 302
+    page = manager.get(ledger).content.decode()
+    assert "补偿" in page and "活动" in page
+    hq = console(alpha, "hq")
+    loyalty = hq.get("/loyalty/").content.decode()
+    assert "活动" in loyalty and "补偿" not in loyalty  # only the waiting one
+    with tenant_context(alpha.tenant):
+        pending = PointsAdjustment.objects.get(reason="活动")
+    connection.set_schema_to_public()
+    hq.post(f"/loyalty/adjustments/{pending.pk}/", {"decision": "approve"})
+    with tenant_context(alpha.tenant):
+        assert Member.objects.get(pk=alpha.member_a.pk).points_balance == 5050
+    connection.set_schema_to_public()

@@ -21,9 +21,9 @@ from huiyuan.loyalty.config import (
     topup_plan_set_active,
 )
 from huiyuan.loyalty.coupons import coupon_issue, coupon_template_create
-from huiyuan.loyalty.exceptions import CouponNotUsable
+from huiyuan.loyalty.exceptions import CouponNotUsable, InsufficientPoints
 from huiyuan.loyalty.ledger import points_earn
-from huiyuan.loyalty.models import Coupon, PointsLot, Tier
+from huiyuan.loyalty.models import Coupon, PointsEntry, PointsLot, Tier
 from huiyuan.loyalty.reminders import expiry_reminders_send
 from huiyuan.loyalty.stored_value import topup_by_plan, topup_plan_create
 from huiyuan.members.models import Member
@@ -191,3 +191,106 @@ def test_configuration_api(alpha: World) -> None:
     assert edited.json()["discount_rate"] == "0.980"
     assert client.delete(f"/api/v1/loyalty/tiers/{tier.json()['id']}").status_code == 204
     assert api(alpha, "manager_a").patch("/api/v1/loyalty/settings", {}, format="json").status_code == 403
+
+
+def test_small_adjustments_apply_at_once_large_ones_wait_for_a_second_person(in_alpha: World) -> None:
+    from huiyuan.loyalty.adjustments import pending_adjustments, points_adjust, points_adjustment_decide
+    from huiyuan.loyalty.models import PointsAdjustment
+
+    member_id = in_alpha.member_a.pk
+
+    def adjust(actor: Any, amount: str, reason: str, key: str, member: int = member_id) -> PointsAdjustment:
+        return points_adjust(actor=actor, member_id=member, amount=amount, reason=reason, idempotency_key=key)
+
+    small = points_adjust(
+        actor=in_alpha.manager_a, member_id=member_id, amount="200", reason="投诉补偿", idempotency_key="a1"
+    )
+    again = points_adjust(
+        actor=in_alpha.manager_a, member_id=member_id, amount="200", reason="投诉补偿", idempotency_key="a1"
+    )
+    assert small.status == PointsAdjustment.Status.APPLIED and again.pk == small.pk  # a double click
+    assert Member.objects.get(pk=member_id).points_balance == 200
+    entry = PointsEntry.objects.get(pk=small.entry_id)
+    assert (entry.kind, entry.reason, entry.actor_id) == ("adjust", "投诉补偿", in_alpha.manager_a.pk)
+
+    big = points_adjust(
+        actor=in_alpha.manager_a, member_id=member_id, amount="5000", reason="活动", idempotency_key="a2"
+    )
+    assert big.status == PointsAdjustment.Status.PENDING
+    assert Member.objects.get(pk=member_id).points_balance == 200  # nothing yet
+    with pytest.raises(PermissionDenied):  # a store manager cannot approve
+        points_adjustment_decide(actor=in_alpha.manager_a, adjustment_id=big.pk, approve=True)
+    assert [a.pk for a in pending_adjustments(actor=in_alpha.hq)] == [big.pk]
+    points_adjustment_decide(actor=in_alpha.hq, adjustment_id=big.pk, approve=True, note="ok")
+    points_adjustment_decide(actor=in_alpha.hq, adjustment_id=big.pk, approve=True)  # retried: once
+    assert Member.objects.get(pk=member_id).points_balance == 5200
+
+    mine = adjust(in_alpha.hq, "-3000", "误操作", "a3")
+    with pytest.raises(PermissionDenied):  # nobody approves their own
+        points_adjustment_decide(actor=in_alpha.hq, adjustment_id=mine.pk, approve=True)
+    points_adjustment_decide(actor=in_alpha.owner, adjustment_id=mine.pk, approve=False, note="不同意")
+    assert Member.objects.get(pk=member_id).points_balance == 5200
+
+    with pytest.raises(ValidationFailed) as caught:
+        adjust(in_alpha.manager_a, "lots", "", "a4")
+    assert set(caught.value.fields) == {"amount", "reason"}
+    loyalty_settings_update(actor=in_alpha.hq, data={"adjustment_approval_points": "100000"})
+    with pytest.raises(InsufficientPoints):  # never below zero; the request is not kept either
+        adjust(in_alpha.manager_a, "-9999", "x", "a5")
+    assert Member.objects.get(pk=member_id).points_balance == 5200
+    assert not PointsAdjustment.objects.filter(idempotency_key="a5").exists()
+    with pytest.raises(NotFound):  # another store's member
+        points_adjust(
+            actor=in_alpha.manager_a, member_id=in_alpha.member_b.pk, amount="1", reason="x", idempotency_key="b"
+        )
+
+
+def test_points_buy_a_coupon_once_and_both_or_neither_happen(in_alpha: World) -> None:
+    from huiyuan.loyalty.adjustments import coupon_exchange
+
+    member_id = in_alpha.member_a.pk
+    points_earn(member_id=member_id, amount=700, idempotency_key="seed", cause="staff")
+    gift = coupon_template_create(
+        actor=in_alpha.hq, name="蛋糕兑换券", kind="gift", gift="蛋糕一份", valid_days=30, points_price=300, stock=1
+    )
+    coupon = coupon_exchange(actor=in_alpha.manager_a, member_id=member_id, template_id=gift.pk, idempotency_key="x1")
+    again = coupon_exchange(actor=in_alpha.manager_a, member_id=member_id, template_id=gift.pk, idempotency_key="x1")
+    assert again.pk == coupon.pk and Member.objects.get(pk=member_id).points_balance == 400
+    from huiyuan.loyalty.exceptions import CouponOutOfStock
+
+    with pytest.raises(CouponOutOfStock):  # stock of one: the points stay
+        coupon_exchange(actor=in_alpha.manager_a, member_id=member_id, template_id=gift.pk, idempotency_key="x2")
+    assert Member.objects.get(pk=member_id).points_balance == 400
+    plain = coupon_template_create(
+        actor=in_alpha.hq, name="无积分价", kind="fixed", amount_off=Decimal(5), valid_days=9
+    )
+    with pytest.raises(CouponNotUsable):
+        coupon_exchange(actor=in_alpha.manager_a, member_id=member_id, template_id=plain.pk, idempotency_key="x3")
+    with pytest.raises(ValidationFailed) as caught:
+        coupon_template_create(actor=in_alpha.hq, name="坏", kind="gift", gift="g", valid_days=9, points_price=-5)
+    assert "points_price" in caught.value.fields
+
+
+def test_adjustment_and_exchange_api(alpha: World) -> None:
+    from django.db import connection
+    from django_tenants.utils import tenant_context
+
+    from huiyuan.loyalty.ledger import loyalty_settings
+
+    member_id = alpha.member_a.pk
+    manager = api(alpha, "manager_a")
+    url = f"/api/v1/members/{member_id}/points-adjustments"
+    assert manager.post(url, {"amount": 10, "reason": "x"}, format="json").status_code == 400  # no key
+    small = manager.post(url, {"amount": 10, "reason": "补偿"}, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    assert small.status_code == 201 and small.json()["status"] == "applied"
+    big = manager.post(url, {"amount": 5000, "reason": "活动"}, format="json", HTTP_IDEMPOTENCY_KEY="k2")
+    assert big.status_code == 202 and big.json()["status"] == "pending"
+    assert [a["id"] for a in api(alpha, "hq").get("/api/v1/points-adjustments").json()] == [big.json()["id"]]
+    decision = f"/api/v1/points-adjustments/{big.json()['id']}/decision"
+    assert manager.post(decision, {"approve": True}, format="json").status_code == 403
+    done = api(alpha, "hq").post(decision, {"approve": True, "note": "ok"}, format="json")
+    assert done.status_code == 200 and done.json()["status"] == "applied"
+    with tenant_context(alpha.tenant):
+        assert Member.objects.get(pk=member_id).points_balance == 5010
+        assert loyalty_settings().adjustment_approval_points == 1000
+    connection.set_schema_to_public()

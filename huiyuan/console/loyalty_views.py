@@ -16,12 +16,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from huiyuan.loyalty import config
+from huiyuan.loyalty.adjustments import coupon_exchange, pending_adjustments, points_adjust, points_adjustment_decide
 from huiyuan.loyalty.coupons import coupon_issue, coupon_template_create
+from huiyuan.loyalty.exceptions import CouponNotUsable, CouponOutOfStock, InsufficientPoints
 from huiyuan.loyalty.ledger import loyalty_settings
 from huiyuan.loyalty.models import (
     CouponTemplate,
     EarnRule,
     LoyaltySettings,
+    PointsAdjustment,
     PointsEntry,
     StoredValueEntry,
     Tier,
@@ -30,7 +33,7 @@ from huiyuan.loyalty.models import (
 from huiyuan.loyalty.stored_value import topup_by_plan, topup_plan_create
 from huiyuan.members import selectors
 from huiyuan.members.models import Store
-from huiyuan.platform.errors import ValidationFailed
+from huiyuan.platform.errors import Conflict, PermissionDenied, ValidationFailed
 
 from .forms import error_context
 from .views import _guarded
@@ -71,6 +74,7 @@ def loyalty_settings_page(request: HttpRequest) -> HttpResponse:
         plans=TopUpPlan.objects.all(),
         coupons=CouponTemplate.objects.order_by("-active", "-pk"),
         kinds=CouponTemplate.Kind.choices,
+        pending=pending_adjustments(actor=request.user)[:50],
         rounding_choices=LoyaltySettings.Rounding.choices,
         expiry_choices=LoyaltySettings.Expiry.choices,
         bonus_choices=LoyaltySettings.BonusUse.choices,
@@ -102,6 +106,7 @@ _SETTINGS_FIELDS = (
     "bonus_use",
     "tier_grace_days",
     "expiry_reminder_days",
+    "adjustment_approval_points",
 )
 
 
@@ -162,8 +167,14 @@ def _add_coupon(actor: Any, values: dict[str, str]) -> str:
         gift=values.get("gift", ""),
         valid_days=int(values["valid_days"]) if values.get("valid_days", "").isdigit() else None,
         stock=int(values["stock"]) if values.get("stock", "").isdigit() else None,
+        points_price=_points_price(values.get("points_price", "")),
     )
     return _("Coupon template saved.")
+
+
+def _points_price(raw: str) -> Any:
+    text = raw.strip()
+    return None if not text else int(text) if text.isdigit() else text  # the service reports a bad one
 
 
 def _toggle_coupon(actor: Any, values: dict[str, str]) -> str:
@@ -201,9 +212,66 @@ def member_ledger(request: HttpRequest, member_id: int) -> HttpResponse:
         "plans": TopUpPlan.objects.filter(active=True),
         "coupons": member.coupons.select_related("template").order_by("-pk")[:50],
         "templates": CouponTemplate.objects.filter(active=True),
+        "exchangeable": CouponTemplate.objects.filter(active=True, points_price__isnull=False),
+        "adjustments": PointsAdjustment.objects.filter(member=member).select_related("requested_by")[:20],
         "request_key": uuid.uuid4().hex,
     }
     return render(request, "console/member_ledger.html", context)
+
+
+@require_POST
+@_guarded("loyalty.balance.adjust")
+def member_adjust(request: HttpRequest, member_id: int) -> HttpResponse:
+    try:
+        adjustment = points_adjust(
+            actor=request.user,
+            member_id=member_id,
+            amount=request.POST.get("amount", ""),
+            reason=request.POST.get("reason", ""),
+            idempotency_key=f"console:{request.POST.get('request_key', '')}",
+        )
+    except (ValidationFailed, InsufficientPoints) as exc:
+        messages.error(request, " ".join([str(exc.message), *(m for ms in exc.fields.values() for m in ms)]))
+    else:
+        if adjustment.status == PointsAdjustment.Status.PENDING:
+            messages.info(request, _("The adjustment waits for approval."))
+        else:
+            messages.success(request, _("Points adjusted."))
+    return redirect("console:member-ledger", member_id=member_id)
+
+
+@require_POST
+@_guarded("loyalty.order.create")
+def member_exchange(request: HttpRequest, member_id: int) -> HttpResponse:
+    template = request.POST.get("template", "")
+    key = request.POST.get("request_key", "")
+    if template.isdigit() and key:
+        try:
+            coupon_exchange(
+                actor=request.user, member_id=member_id, template_id=int(template), idempotency_key=f"console:{key}"
+            )
+        except (InsufficientPoints, CouponNotUsable, CouponOutOfStock) as exc:
+            messages.error(request, str(exc.message))
+        else:
+            messages.success(request, _("Points exchanged."))
+    return redirect("console:member-ledger", member_id=member_id)
+
+
+@require_POST
+@_guarded("loyalty.adjustment.approve")
+def adjustment_decide(request: HttpRequest, adjustment_id: int) -> HttpResponse:
+    try:
+        points_adjustment_decide(
+            actor=request.user,
+            adjustment_id=adjustment_id,
+            approve=request.POST.get("decision") == "approve",
+            note=request.POST.get("note", ""),
+        )
+    except (PermissionDenied, InsufficientPoints, Conflict) as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, _("Decision saved."))
+    return redirect("console:loyalty")
 
 
 @require_POST

@@ -85,6 +85,7 @@ def settings_data(settings: LoyaltySettings) -> dict[str, Any]:
         "bonus_use": settings.bonus_use,
         "tier_grace_days": settings.tier_grace_days,
         "expiry_reminder_days": settings.expiry_reminder_days,
+        "adjustment_approval_points": settings.adjustment_approval_points,
     }
 
 
@@ -138,6 +139,14 @@ def loyalty_settings_update(*, actor: Any, data: dict[str, Any]) -> LoyaltySetti
         ),  # fmt: skip
         "bonus_use": lambda v: _choice(v, "bonus_use", errors, LoyaltySettings.BonusUse.values),
         "tier_grace_days": lambda v: _int(v, "tier_grace_days", errors, low=0, high=3650, message=_("0 to 3650 days.")),
+        "adjustment_approval_points": lambda v: _int(
+            v,
+            "adjustment_approval_points",
+            errors,
+            low=0,
+            high=10_000_000,
+            message=_("Manual adjustments above this many points need approval (0: all of them)."),
+        ),  # fmt: skip
         "expiry_reminder_days": lambda v: _int(
             v, "expiry_reminder_days", errors, low=0, high=365, message=_("0 (no reminder) to 365 days.")
         ),

@@ -60,6 +60,9 @@ def coupon_template_create(*, actor: Any, store_ids: list[int] | None = None, **
         errors["valid_until"] = [_("Give an end date or a number of days from issue.")]
     if data.get("valid_from") and data.get("valid_until") and data["valid_from"] >= data["valid_until"]:
         errors["valid_until"] = [_("The end must come after the start.")]
+    price = data.get("points_price")
+    if price is not None and not (isinstance(price, int) and 0 < price <= 10_000_000):
+        errors["points_price"] = [_("A whole number of points, or empty if it cannot be exchanged.")]
     if errors:
         raise ValidationFailed(fields=errors)
     with transaction.atomic():

@@ -160,6 +160,7 @@ def points_earn(
     earned_at: datetime | None = None,
     locked: Member | None = None,
     settings: LoyaltySettings | None = None,
+    kind: str = PointsEntry.Kind.EARN,
 ) -> PointsResult:
     """Credit points as a new lot that expires by the tenant's rule (or ``expires_at``).
     ``locked``: the member row, when the caller already holds its lock in this transaction."""
@@ -170,7 +171,7 @@ def points_earn(
             return replay
         entry = _append_points(
             member,
-            PointsEntry.Kind.EARN,
+            kind,
             amount,
             key=idempotency_key,
             cause=cause,

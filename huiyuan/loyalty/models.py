@@ -43,6 +43,8 @@ class LoyaltySettings(models.Model):
     tier_grace_days = models.PositiveIntegerField(default=30)
     # Members hear this many days before points or a coupon expire (0: no reminder).
     expiry_reminder_days = models.PositiveSmallIntegerField(default=7)
+    # A manual points adjustment larger than this (either way) waits for a second person's approval.
+    adjustment_approval_points = models.PositiveIntegerField(default=1000)
 
     def __str__(self) -> str:
         return "loyalty settings"
@@ -56,6 +58,7 @@ class Cause(models.TextChoices):
     IMPORT = "import", _("Import")
     EXPIRY = "expiry", _("Expiry")
     AUTOMATION = "automation", _("Automation")
+    EXCHANGE = "exchange", _("Points exchange")
 
 
 class LedgerEntry(models.Model):
@@ -187,6 +190,7 @@ class CouponTemplate(models.Model):
     per_member_limit = models.PositiveIntegerField(null=True, blank=True)
     stock = models.PositiveIntegerField(null=True, blank=True)  # empty: unlimited
     issued_count = models.PositiveIntegerField(default=0)
+    points_price = models.PositiveIntegerField(null=True, blank=True)  # members may exchange points for one
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -320,3 +324,36 @@ class PaymentPassword(models.Model):
 
     def __str__(self) -> str:
         return f"payment password of {self.member_id}"
+
+
+class PointsAdjustment(models.Model):
+    """A points correction by hand, with its reason. Small ones apply at once; above the tenant's
+    threshold a second person with approval rights applies or rejects it (never the requester)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for approval")
+        APPLIED = "applied", _("Applied")
+        REJECTED = "rejected", _("Rejected")
+
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="points_adjustments")
+    amount = models.IntegerField()  # + credit, - debit
+    reason = models.CharField(max_length=255)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    idempotency_key = models.CharField(max_length=120, unique=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=255, blank=True)
+    entry = models.OneToOneField(PointsEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "id"], name="points_adjustment_status")]
+
+    def __str__(self) -> str:
+        return f"{self.amount:+d} ({self.status})"

@@ -50,6 +50,7 @@ OPERATIONS: dict[str, Operation] = {
         Operation("members.segment.manage", _("Build segments and tags")),
         Operation("loyalty.order.create", _("Post orders and refunds"), api_key_allowed=True),
         Operation("loyalty.balance.adjust", _("Adjust points and stored value by hand")),
+        Operation("loyalty.adjustment.approve", _("Approve large manual adjustments")),
         Operation("loyalty.config.manage", _("Configure points, tiers, plans and coupons")),
         Operation("automation.rule.manage", _("Configure automation rules")),
         Operation("automation.task.handle", _("Handle care and complaint tasks")),

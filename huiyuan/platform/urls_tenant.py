@@ -40,6 +40,22 @@ api_v1 = [
     path("loyalty/earn-rules/<int:rule_id>", loyalty_config.EarnRuleDetailView.as_view(), name="earn-rule"),
     path("loyalty/tiers", loyalty_config.TierListView.as_view(), name="tiers"),
     path("loyalty/tiers/<int:tier_id>", loyalty_config.TierDetailView.as_view(), name="tier"),
+    path(
+        "members/<int:member_id>/points-adjustments",
+        loyalty_config.MemberPointsAdjustmentView.as_view(),
+        name="member-points-adjust",
+    ),
+    path(
+        "members/<int:member_id>/coupon-exchanges",
+        loyalty_config.MemberCouponExchangeView.as_view(),
+        name="member-coupon-exchange",
+    ),
+    path("points-adjustments", loyalty_config.PointsAdjustmentListView.as_view(), name="points-adjustments"),
+    path(
+        "points-adjustments/<int:adjustment_id>/decision",
+        loyalty_config.PointsAdjustmentDecisionView.as_view(),
+        name="points-adjustment-decision",
+    ),
     path("loyalty/opening-balances", loyalty_views.OpeningBalancesView.as_view(), name="opening-balances"),
     path("checkout/quote", loyalty_views.CheckoutQuoteView.as_view(), name="checkout-quote"),
     path("checkout", loyalty_views.CheckoutView.as_view(), name="checkout"),

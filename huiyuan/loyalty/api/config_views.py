@@ -1,20 +1,23 @@
-"""Loyalty configuration API: points settings, earn rules and tiers. Thin views over
-``loyalty.config``; anyone who takes orders may read the configuration, configurers change it."""
+"""Loyalty configuration API (points settings, earn rules, tiers) and the manual side of the
+points ledger (adjustments with approval, points exchanged for coupons). Thin views over
+``loyalty.config`` and ``loyalty.adjustments``."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
+from django.utils.translation import gettext as _
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from huiyuan.platform.api.base import TenantAPIView
+from huiyuan.platform.errors import ValidationFailed
 
-from .. import config
+from .. import adjustments, config
 from ..ledger import loyalty_settings
-from ..models import EarnRule, Tier
+from ..models import EarnRule, PointsAdjustment, Tier
 from .views import _body
 
 READ, WRITE = "loyalty.order.create", "loyalty.config.manage"
@@ -99,3 +102,101 @@ class TierDetailView(TenantAPIView):
     def delete(self, request: Request, tier_id: int) -> Response:
         config.tier_delete(actor=request.user, tier_id=tier_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _adjustment(adjustment: PointsAdjustment) -> dict[str, Any]:
+    return {
+        "id": adjustment.pk,
+        "member_id": adjustment.member_id,
+        "amount": adjustment.amount,
+        "reason": adjustment.reason,
+        "status": adjustment.status,
+        "requested_by": str(adjustment.requested_by) if adjustment.requested_by_id else None,
+        "decided_by": str(adjustment.decided_by) if adjustment.decided_by_id else None,
+        "decision_note": adjustment.decision_note,
+        "entry_id": adjustment.entry_id,
+        "created_at": adjustment.created_at,
+    }
+
+
+def _required_key(request: Request) -> str:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
+        raise ValidationFailed(fields={"Idempotency-Key": [_("This header is required for this endpoint.")]})
+    return key
+
+
+class MemberPointsAdjustmentView(TenantAPIView):
+    """Correct a member's points by hand with a reason (``Idempotency-Key`` required). 201 when
+    applied; 202 when it is above the approval threshold and waits for a second person."""
+
+    operation = "loyalty.balance.adjust"
+
+    def post(self, request: Request, member_id: int) -> Response:
+        data = _body(request)
+        adjustment = adjustments.points_adjust(
+            actor=request.user,
+            member_id=member_id,
+            amount=data.get("amount", ""),
+            reason=str(data.get("reason") or ""),
+            idempotency_key=f"api:{_required_key(request)}",
+        )
+        applied = adjustment.status == PointsAdjustment.Status.APPLIED
+        return Response(
+            _adjustment(adjustment), status=status.HTTP_201_CREATED if applied else status.HTTP_202_ACCEPTED
+        )
+
+
+class PointsAdjustmentListView(TenantAPIView):
+    """Adjustments of members in your stores; ``?status=pending`` (default), ``applied``, ``rejected``
+    or ``all``."""
+
+    operation = "loyalty.balance.adjust"
+
+    def get(self, request: Request) -> Response:
+        wanted = request.query_params.get("status", PointsAdjustment.Status.PENDING)
+        if wanted not in [*PointsAdjustment.Status.values, "all"]:
+            raise ValidationFailed(fields={"status": [_("pending, applied, rejected or all.")]})
+        qs = adjustments.pending_adjustments(actor=request.user, status=None if wanted == "all" else wanted)
+        return Response([_adjustment(a) for a in qs[:200]])
+
+
+class PointsAdjustmentDecisionView(TenantAPIView):
+    """``{"approve": true | false, "note": "..."}``: apply or reject a waiting adjustment."""
+
+    operation = "loyalty.adjustment.approve"
+
+    def post(self, request: Request, adjustment_id: int) -> Response:
+        data = _body(request)
+        if not isinstance(data.get("approve"), bool):
+            raise ValidationFailed(fields={"approve": [_("true to apply, false to reject.")]})
+        adjustment = adjustments.points_adjustment_decide(
+            actor=request.user, adjustment_id=adjustment_id, approve=data["approve"], note=str(data.get("note") or "")
+        )
+        return Response(_adjustment(adjustment))
+
+
+class MemberCouponExchangeView(TenantAPIView):
+    """Exchange points for a coupon or gift voucher (``{"template_id": …}``; ``Idempotency-Key``
+    required): the points are spent and the coupon issued together, once."""
+
+    operation = "loyalty.order.create"
+
+    def post(self, request: Request, member_id: int) -> Response:
+        data = _body(request)
+        template_id = data.get("template_id")
+        if not str(template_id or "").isdigit():
+            raise ValidationFailed(fields={"template_id": [_("Choose a coupon that can be exchanged for points.")]})
+        coupon = adjustments.coupon_exchange(
+            actor=request.user,
+            member_id=member_id,
+            template_id=int(str(template_id)),
+            idempotency_key=f"api:{_required_key(request)}",
+        )
+        body = {
+            "coupon_id": coupon.pk,
+            "code": coupon.code,
+            "template_id": coupon.template_id,
+            "valid_until": coupon.valid_until,
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
