@@ -15,6 +15,17 @@ def run_import_task(job_id: int) -> None:
     from .imports import import_run
 
     import_run(job_id)
+    # Statements prepared per connection keep the plans made when the tables were small (a new
+    # merchant's orders table is empty); fresh statistics make PostgreSQL plan them again now
+    # rather than when autovacuum gets round to it.
+    analyze_tables_task.delay(["members_member", "members_order", "members_orderline"])
+
+
+@tenant_task(name="huiyuan.members.analyze_tables")
+def analyze_tables_task(tables: list[str]) -> None:
+    from huiyuan.platform.sql import analyze
+
+    analyze(tables)
 
 
 @tenant_task(name="huiyuan.members.nightly_stats")

@@ -23,3 +23,10 @@ def fetch_one_prepared(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | No
         cursor = raw._huiyuan_prepared_cursor = psycopg.Cursor(raw)  # type: ignore[union-attr]
     cursor.execute(sql, params, prepare=True)
     return cursor.fetchone()
+
+
+def analyze(tables: list[str]) -> None:
+    """Refresh the planner's statistics of the current tenant's ``tables`` after a bulk load."""
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
