@@ -145,7 +145,10 @@ def cmd_test(pytest_args: list[str]) -> int:
         if not os.environ.get("REDIS_URL"):
             os.environ["REDIS_URL"] = services.start_redis().rsplit("/", 1)[0] + "/15"
         services.configure_environment()
-        result = subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT)  # noqa: S603
+        # Importing this package set DJANGO_SETTINGS_MODULE (the Celery app does); pytest-django
+        # prefers the environment to pyproject.toml, so name the test settings explicitly.
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+        result = subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT, env=env)  # noqa: S603
         return result.returncode
     finally:
         services.stop()
