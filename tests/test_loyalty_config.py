@@ -294,3 +294,45 @@ def test_adjustment_and_exchange_api(alpha: World) -> None:
         assert Member.objects.get(pk=member_id).points_balance == 5010
         assert loyalty_settings().adjustment_approval_points == 1000
     connection.set_schema_to_public()
+
+
+def test_tier_review_in_batches_agrees_with_the_rule_for_every_member(in_alpha: World) -> None:
+    import random
+
+    from huiyuan.loyalty.models import TierChange
+    from huiyuan.loyalty.tiers import eligible_tier, tier_review
+    from huiyuan.members.models import Order
+    from huiyuan.members.stats import stats_rebuild
+
+    tier_save(actor=in_alpha.hq, data={"name": "普通", "threshold_spend": "0"})
+    tier_save(actor=in_alpha.hq, data={"name": "银卡", "threshold_spend": "500", "window_days": "90"})
+    tier_save(actor=in_alpha.hq, data={"name": "金卡", "threshold_spend": "2000", "window_days": "365"})
+    tier_save(actor=in_alpha.hq, data={"name": "终身", "threshold_spend": "5000"})
+    rng = random.Random(7)
+    now = timezone.now()
+    members = [
+        Member.objects.create(phone=f"+861390000{n:04d}", card_no=f"R{n}", home_store=in_alpha.store_a)
+        for n in range(60)
+    ]
+    Order.objects.bulk_create(
+        Order(
+            order_no=f"R{m.pk}-{k}",
+            store=in_alpha.store_a,
+            member=m,
+            paid_amount=Decimal(rng.randrange(10, 900)),
+            paid_at=now - timedelta(days=rng.randrange(0, 800)),
+        )
+        for m in members
+        for k in range(rng.randrange(0, 12))
+    )
+    stats_rebuild()
+    result = tier_review(now=now, batch_size=7)  # several batches
+    assert result["upgraded"] > 0 and result["downgraded"] == 0
+    for member in Member.objects.filter(pk__in=[m.pk for m in members]).select_related("tier"):
+        expected, _spend = eligible_tier(member.pk, now)
+        if member.order_count == 0:
+            expected = None  # members who never bought are not placed in a tier by the review
+        assert member.tier_id == (expected.pk if expected else None), member.pk
+    changes = TierChange.objects.filter(member__in=members).count()
+    assert OutboxEvent.objects.filter(event_type="tier.changed").count() == changes == result["upgraded"]
+    assert tier_review(now=now, batch_size=7) == {"upgraded": 0, "downgraded": 0}  # re-run: nothing

@@ -1,5 +1,6 @@
 """The demo merchant that ``huiyuan up`` creates: stores in several cities, staff of every role,
-a few thousand members and their orders, generated with Faker's zh_CN locale."""
+a few thousand members and their orders, generated with Faker's zh_CN locale, and a loyalty
+programme (tiers, a member day, top-up plans, coupons) with the points last year's orders earned."""
 
 from __future__ import annotations
 
@@ -69,7 +70,56 @@ def create_demo(*, members: int = 3000, seed: int = 2026) -> Tenant:
             user.save()
             StoreAssignment.objects.bulk_create([StoreAssignment(user=user, store=stores[c]) for c in store_codes])
         _create_members_and_orders(list(stores.values()), members, rng, fake)
+    with tenant_context(tenant):
+        _create_loyalty_programme(User.objects.get(role=Role.OWNER))
     return tenant
+
+
+def _create_loyalty_programme(owner: User) -> None:
+    """Configured through the same services the console uses, so the demo shows real entries."""
+    from huiyuan.loyalty.config import earn_rule_create, loyalty_settings_update, tier_save
+    from huiyuan.loyalty.coupons import coupon_template_create
+    from huiyuan.loyalty.ledger import points_earn
+    from huiyuan.loyalty.stored_value import topup_plan_create
+    from huiyuan.loyalty.tiers import tier_review
+
+    loyalty_settings_update(actor=owner, data={"excluded_categories": "烟酒,礼品卡"})
+    for name, threshold, discount, multiplier, gift in (
+        ("普通会员", "0", "1", "1", ""),
+        ("银卡", "2000", "0.98", "1.2", "生日饮品一杯"),
+        ("金卡", "5000", "0.95", "1.5", "生日蛋糕"),
+        ("钻石", "15000", "0.9", "2", "生日套餐"),
+    ):
+        data = {"name": name, "threshold_spend": threshold, "discount_rate": discount}
+        tier_save(
+            actor=owner, data=data | {"points_multiplier": multiplier, "window_days": "365", "birthday_gift": gift}
+        )
+    earn_rule_create(actor=owner, data={"kind": "weekday", "match": "3", "multiplier": "2"})  # 周三会员日
+    earn_rule_create(actor=owner, data={"kind": "birthday_month", "multiplier": "2"})
+    topup_plan_create(actor=owner, name="充500送50", pay_amount="500", bonus_amount="50")
+    topup_plan_create(actor=owner, name="充1000送120", pay_amount="1000", bonus_amount="120")
+    coupon_template_create(
+        actor=owner, name="满100减20", kind="threshold", amount_off=Decimal(20), threshold=Decimal(100), valid_days=30
+    )
+    coupon_template_create(
+        actor=owner, name="积分换甜品", kind="gift", gift="招牌甜品一份", valid_days=60, points_price=500
+    )
+    since = timezone.now() - timedelta(days=365)
+    spend = Order.objects.filter(paid_at__gte=since, member__isnull=False).values_list("member_id", "paid_amount")
+    earned: dict[int, Decimal] = {}
+    for member_id, amount in spend:
+        earned[member_id] = earned.get(member_id, Decimal(0)) + amount
+    with transaction.atomic():
+        for member_id, total in earned.items():
+            if int(total) > 0:
+                points_earn(
+                    member_id=member_id,
+                    amount=int(total),
+                    idempotency_key=f"demo:{member_id}",
+                    cause="import",
+                    reason="去年消费积分",
+                )
+    tier_review()
 
 
 def _create_members_and_orders(stores: list[Store], count: int, rng: random.Random, fake: Faker) -> None:

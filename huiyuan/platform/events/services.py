@@ -42,6 +42,26 @@ def event_record(
     return event
 
 
+def events_record(event_type: str, events: list[tuple[str, Any, dict[str, Any]]]) -> list[int]:
+    """Record many events of one type at once: ``(aggregate_type, aggregate_id, payload)`` each."""
+    schema = current_schema()
+    if schema == PUBLIC_SCHEMA:
+        raise TenantContextMissing(f"events {event_type} recorded outside a tenant")
+    rows = OutboxEvent.objects.bulk_create(
+        OutboxEvent(
+            tenant_schema=schema,
+            event_type=event_type,
+            payload=payload,
+            aggregate_type=aggregate_type,
+            aggregate_id=str(aggregate_id),
+        )
+        for aggregate_type, aggregate_id, payload in events
+    )
+    ids = [row.pk for row in rows]
+    publish_after_commit(ids)
+    return ids
+
+
 def publish_after_commit(event_ids: list[int]) -> None:
     """Collect the transaction's events (``event_record`` adds each; code that inserts outbox rows
     itself passes their ids) and publish them in one go after it commits. The batch joins the
