@@ -1,7 +1,8 @@
 """Checkout: one call from the POS computes the member's tier discount, the coupon, points and
 stored-value options, and commits the order with every earning and redemption in one
-transaction. ``order_no`` keys everything: a replay returns the first result and writes nothing.
-Refunds reverse what the order earned and used, in proportion to the amount refunded, once.
+transaction (one read and one write statement; decision record 004). ``order_no`` keys
+everything: a replay returns the first result and writes nothing. Refunds reverse what the order
+earned and used, in proportion to the amount refunded, once.
 
 Amounts, in order: gross (lines) → tier discount → coupon → points (as cash) → what the member
 pays, from stored value first as asked and the rest by the POS's own methods (WeChat, cash…).
@@ -76,7 +77,6 @@ class Quote:
     points_to_earn: int
     max_points_usable: int
     settings: LoyaltySettings
-    tiers: list[Tier]
 
     @property
     def paid(self) -> Decimal:
@@ -333,7 +333,6 @@ def _price(data: dict[str, Any], snap: Snapshot, *, paid_at: datetime) -> Quote:
         points_to_earn,
         max_points,
         settings,
-        snap.tiers,
     )
 
 

@@ -14,7 +14,7 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from huiyuan.members.models import Member, Order
-from huiyuan.platform.events.services import event_record, events_record
+from huiyuan.platform.events.services import events_record
 
 from .models import LoyaltySettings, Tier, TierChange
 
@@ -46,45 +46,6 @@ def eligible_tier(member_id: int, now: datetime, tiers: list[Tier] | None = None
         return spend_by_window[tier.window_days]
 
     return best_tier(tiers if tiers is not None else Tier.objects.all(), spend_for)
-
-
-def _change(member: Member, to: Tier | None, spend: Decimal, reason: str, now: datetime) -> TierChange:
-    change = TierChange.objects.create(
-        member=member, from_tier_id=member.tier_id, to_tier=to, reason=reason, qualifying_spend=spend
-    )
-    Member.objects.filter(pk=member.pk).update(tier=to, tier_since=now)
-    event_record(
-        "tier.changed",
-        {
-            "member_id": member.pk,
-            "from_tier_id": change.from_tier_id,
-            "to_tier_id": to.pk if to else None,
-            "reason": reason,
-        },
-        aggregate_type="member",
-        aggregate_id=member.pk,
-    )
-    return change
-
-
-def tier_upgrade_if_eligible(
-    member_id: int,
-    *,
-    reason: str = "spend",
-    now: datetime | None = None,
-    locked: Member | None = None,
-    tiers: list[Tier] | None = None,
-) -> TierChange | None:
-    """Called in the transaction of every order: upgrades only, at once. ``locked``: the member
-    row with its tier, when the caller holds its lock; ``tiers``: the tenant's tiers by rank."""
-    if tiers is not None and not tiers:
-        return None  # a merchant without tiers
-    now = now or timezone.now()
-    member = locked or Member.objects.select_for_update(of=("self",)).select_related("tier").get(pk=member_id)
-    tier, spend = eligible_tier(member_id, now, tiers)
-    if tier is not None and (member.tier is None or tier.rank > member.tier.rank):
-        return _change(member, tier, spend, reason, now)
-    return None
 
 
 def tier_review(
