@@ -62,15 +62,17 @@ def loyalty_settings_page(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, message)
             return redirect("console:loyalty")
+    rules = list(EarnRule.objects.order_by("-active", "pk"))
+    labels = config.earn_rule_labels(rules)
     settings_values = config.settings_data(loyalty_settings())
     settings_values["excluded_categories"] = ", ".join(settings_values["excluded_categories"])
     context.update(
         settings_values=settings_values | _settings_form_values(context),
         tiers=Tier.objects.all(),
-        rules=EarnRule.objects.order_by("-active", "pk"),
+        rules=[(rule, labels[rule.pk]) for rule in rules],
         rule_kinds=EarnRule.Kind.choices,
         stores=Store.objects.order_by("code"),
-        weekdays=_weekdays(),
+        weekdays=config.weekday_choices(),
         plans=TopUpPlan.objects.all(),
         coupons=CouponTemplate.objects.order_by("-active", "-pk"),
         kinds=CouponTemplate.Kind.choices,
@@ -87,11 +89,6 @@ def _settings_form_values(context: dict[str, Any]) -> dict[str, Any]:
     if context.get("failed_action") != "settings":
         return {}
     return {k: v for k, v in context["values"].items() if k in _SETTINGS_FIELDS}
-
-
-def _weekdays() -> list[tuple[str, str]]:
-    names = [_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday")]
-    return [(str(n), name) for n, name in enumerate(names, start=1)]
 
 
 _SETTINGS_FIELDS = (

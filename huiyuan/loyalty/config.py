@@ -207,6 +207,32 @@ def earn_rule_create(*, actor: Any, data: dict[str, Any]) -> EarnRule:
     return rule
 
 
+def weekday_choices() -> list[tuple[str, str]]:
+    """ISO weekday numbers, as member-day rules store them, with their names."""
+    names = [_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday")]
+    return [(str(n), name) for n, name in enumerate(names, start=1)]
+
+
+def earn_rule_labels(rules: list[EarnRule]) -> dict[int, str]:
+    """What each rule applies to, in words: the tier's or store's name, the weekday, the category."""
+    tiers = dict(Tier.objects.values_list("pk", "name"))
+    stores = {pk: f"{code} {name}" for pk, code, name in Store.objects.values_list("pk", "code", "name")}
+    weekdays = dict(weekday_choices())
+    labels = {}
+    for rule in rules:
+        match = rule.match
+        if rule.kind == EarnRule.Kind.TIER:
+            label = tiers.get(int(match), match) if match.isdigit() else match
+        elif rule.kind == EarnRule.Kind.STORE:
+            label = stores.get(int(match), match) if match.isdigit() else match
+        elif rule.kind == EarnRule.Kind.WEEKDAY:
+            label = weekdays.get(match, match)
+        else:
+            label = match
+        labels[rule.pk] = f"{rule.get_kind_display()}: {label}" if label else str(rule.get_kind_display())
+    return labels
+
+
 def earn_rule_update(*, actor: Any, rule_id: int, data: dict[str, Any]) -> EarnRule:
     """Change a rule's multiplier or switch it on or off (rules are kept: orders name them)."""
     check_permission(actor, "loyalty.config.manage")

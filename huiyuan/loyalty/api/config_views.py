@@ -23,11 +23,12 @@ from .views import _body
 READ, WRITE = "loyalty.order.create", "loyalty.config.manage"
 
 
-def _rule(rule: EarnRule) -> dict[str, Any]:
+def _rule(rule: EarnRule, label: str = "") -> dict[str, Any]:
     return {
         "id": rule.pk,
         "kind": rule.kind,
         "match": rule.match,
+        "label": label or config.earn_rule_labels([rule])[rule.pk],
         "multiplier": f"{Decimal(rule.multiplier):.2f}",
         "active": rule.active,
     }
@@ -65,7 +66,9 @@ class EarnRuleListView(TenantAPIView):
     operations = {"GET": READ, "POST": WRITE}
 
     def get(self, request: Request) -> Response:
-        return Response([_rule(r) for r in EarnRule.objects.order_by("-active", "pk")])
+        rules = list(EarnRule.objects.order_by("-active", "pk"))
+        labels = config.earn_rule_labels(rules)
+        return Response([_rule(r, labels[r.pk]) for r in rules])
 
     def post(self, request: Request) -> Response:
         rule = config.earn_rule_create(actor=request.user, data=_body(request))
