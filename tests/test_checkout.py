@@ -284,3 +284,21 @@ def test_concurrent_orders_of_one_member_all_count(committed: dict[str, World]) 
             )
         OutboxEvent.objects.filter(tenant_schema=alpha.tenant.schema_name).delete()
         connection.set_schema_to_public()
+
+
+def test_prepared_checkout_statements_follow_the_tenant_on_one_connection(alpha: World, beta: World) -> None:
+    """The same phone exists in both merchants. Checkout's statements are prepared once per
+    connection; PostgreSQL must plan them again for each tenant's search_path, so every order,
+    member update and points entry lands in the merchant it was posted to."""
+    for n, world in enumerate([alpha, beta, alpha, beta, alpha]):
+        with tenant_context(world.tenant):
+            checkout_commit(actor=world.manager_a, data=basket(world, f"X-{n}"))
+    connection.set_schema_to_public()
+    for world, count in ((alpha, 3), (beta, 2)):
+        with tenant_context(world.tenant):
+            member = Member.objects.get(pk=world.member_a.pk)
+            assert Order.objects.filter(order_no__startswith="X-").count() == count
+            assert member.order_count == count and member.points_balance == 300 * count
+            assert PointsEntry.objects.filter(member=member).count() == count
+            assert reconcile() == []
+        connection.set_schema_to_public()
