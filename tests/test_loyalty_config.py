@@ -113,7 +113,7 @@ def test_tier_edit_applies_at_the_next_order_and_held_tiers_cannot_be_deleted(in
     tier_save(actor=in_alpha.hq, tier_id=gold.pk, data={"threshold_spend": "550"})
     result = checkout_commit(actor=in_alpha.manager_a, data=order(in_alpha, "T-2", "100.00"))
     assert Member.objects.get(pk=in_alpha.member_a.pk).tier_id == gold.pk  # 600 spent reaches 550
-    assert result.order.benefits["tier_discount"] == "0"  # the discount starts with the next order
+    assert result.order.benefits["tier_discount"] == "0.00"  # the discount starts with the next order
     with pytest.raises(ValidationFailed) as caught:
         tier_delete(actor=in_alpha.hq, tier_id=gold.pk)
     assert "tier" in caught.value.fields

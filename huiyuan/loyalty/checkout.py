@@ -86,22 +86,27 @@ class Quote:
     def as_dict(self) -> dict[str, Any]:
         return {
             "member_id": self.member.pk if self.member else None,
-            "gross": str(self.gross),
-            "tier_discount": str(self.tier_discount),
+            "gross": _money(self.gross),
+            "tier_discount": _money(self.tier_discount),
             "coupon_code": self.coupon_code,
-            "coupon_discount": str(self.coupon_discount),
+            "coupon_discount": _money(self.coupon_discount),
             "points_used": self.points_used,
-            "points_value": str(self.points_value),
-            "stored_value": str(self.stored_value),
-            "due_external": str(self.due_external),
-            "paid": str(self.paid),
+            "points_value": _money(self.points_value),
+            "stored_value": _money(self.stored_value),
+            "due_external": _money(self.due_external),
+            "paid": _money(self.paid),
             "points_to_earn": self.points_to_earn,
             "max_points_usable": self.max_points_usable,
             "points_balance": self.member.points_balance if self.member else 0,
-            "stored_value_balance": str(self.member.stored_principal + self.member.stored_bonus)
+            "stored_value_balance": _money(self.member.stored_principal + self.member.stored_bonus)
             if self.member
-            else "0",
+            else "0.00",
         }
+
+
+def _money(value: Decimal) -> str:
+    """Amounts in answers always carry two decimals ("0.00", "88.00")."""
+    return str(_cents(Decimal(value)))
 
 
 def _decimal(raw: Any, field: str) -> Decimal:
