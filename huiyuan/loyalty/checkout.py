@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
-import psycopg
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
@@ -456,35 +455,39 @@ def _checkout_replay(order_id: int, stored_hash: str, request_hash: str) -> Chec
     return CheckoutResult(order=order, created=False)
 
 
-# The member row is updated only if it is still as the snapshot read it (always so when the
-# caller holds its lock); everything else hangs on that update (``go``). The row lock the update
-# takes keeps concurrent writers of this member waiting until the statement's transaction ends.
-# A second order under the same number fails on the unique index and writes nothing.
+# ``seen``: the member is still as the snapshot read it (always so when the caller holds its
+# lock), and from here on locked until the statement's transaction ends. Everything hangs on it
+# (``go``), and everything after the order on the order being new: a number already taken writes
+# nothing at all.
 _WRITE_SQL = """
-WITH member AS (
-    UPDATE members_member SET order_count = %(order_count)s, total_spend = %(total_spend)s,
-        first_purchase_at = %(first_purchase_at)s, last_purchase_at = %(last_purchase_at)s,
-        lifecycle = %(lifecycle)s, points_balance = %(points_balance)s, tier_id = %(tier_id)s,
-        tier_since = %(tier_since)s
+WITH seen AS (
+    SELECT id FROM members_member
     WHERE id = %(member_id)s AND updated_at = %(seen_updated_at)s AND order_count = %(seen_order_count)s
         AND total_spend = %(seen_total_spend)s AND points_balance = %(seen_points_balance)s
         AND stored_principal = %(seen_stored_principal)s AND stored_bonus = %(seen_stored_bonus)s
         AND tier_id IS NOT DISTINCT FROM %(seen_tier_id)s
-    RETURNING id
+    FOR UPDATE
 ), go AS (
-    SELECT 1 WHERE %(member_id)s::bigint IS NULL OR EXISTS (SELECT FROM member)
+    SELECT 1 WHERE %(member_id)s::bigint IS NULL OR EXISTS (SELECT FROM seen)
 ), o AS (
     INSERT INTO members_order (order_no, store_id, member_id, total_amount, paid_amount, refunded_amount,
         payment_methods, benefits, status, source, paid_at, request_hash, created_at)
     SELECT %(order_no)s, %(store_id)s, %(member_id)s, %(total)s, %(paid)s, 0, %(payments)s::jsonb,
         %(benefits)s::jsonb, 'paid', %(source)s, %(paid_at)s, %(request_hash)s, %(now)s
     FROM go
+    ON CONFLICT (order_no) DO NOTHING
     RETURNING id
 ), line AS (
     INSERT INTO members_orderline (order_id, sku, name, category, quantity, amount, refunded_amount)
     SELECT o.id, l.sku, l.name, l.category, l.quantity, l.amount, 0
     FROM o, unnest(%(skus)s::text[], %(names)s::text[], %(categories)s::text[], %(quantities)s::numeric[],
         %(amounts)s::numeric[]) AS l(sku, name, category, quantity, amount)
+), member AS (
+    UPDATE members_member SET order_count = %(order_count)s, total_spend = %(total_spend)s,
+        first_purchase_at = %(first_purchase_at)s, last_purchase_at = %(last_purchase_at)s,
+        lifecycle = %(lifecycle)s, points_balance = %(points_balance)s, tier_id = %(tier_id)s,
+        tier_since = %(tier_since)s
+    FROM o WHERE members_member.id = %(member_id)s
 ), earned AS (
     INSERT INTO loyalty_pointsentry (member_id, kind, amount, balance_after, idempotency_key, cause, cause_id,
         reason, actor_id, created_at)
@@ -510,7 +513,7 @@ WITH member AS (
         AS e(type text, aggregate_type text, aggregate_id text, payload jsonb, of_order boolean)
     RETURNING id
 )
-SELECT o.id, (SELECT array_agg(event.id ORDER BY event.id) FROM event)
+SELECT (SELECT count(*) FROM go), o.id, (SELECT array_agg(event.id ORDER BY event.id) FROM event)
 FROM (VALUES (1)) AS one LEFT JOIN o ON true
 """
 
@@ -630,18 +633,13 @@ def _write(
         "schema": current_schema(),
         "events": json.dumps(events, cls=DjangoJSONEncoder),
     }
-    try:
-        if connection.in_atomic_block:  # keep the caller's transaction usable if the number is taken
-            with transaction.atomic():
-                row = fetch_one_prepared(_WRITE_SQL, params)
-        else:
-            row = fetch_one_prepared(_WRITE_SQL, params)
-    except psycopg.errors.UniqueViolation:
-        return None
+    row = fetch_one_prepared(_WRITE_SQL, params)
     assert row is not None
-    order_id, event_ids = row
-    if order_id is None:
+    went_ahead, order_id, event_ids = row
+    if not went_ahead:
         return _STALE
+    if order_id is None:
+        return None
     publish_after_commit(list(event_ids or []))
     if member is not None:
         member.points_balance = params["points_balance"]

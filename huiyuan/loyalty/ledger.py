@@ -165,7 +165,7 @@ def points_earn(
     """Credit points as a new lot that expires by the tenant's rule (or ``expires_at``).
     ``locked``: the member row, when the caller already holds its lock in this transaction."""
     _positive_points(amount)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=locked is None):  # the caller's transaction, if it holds the lock
         member = locked or _lock_member(member_id)
         if replay := _replay_points(idempotency_key, member_id, amount):
             return replay
@@ -234,7 +234,7 @@ def points_spend(
     locked: Member | None = None,
 ) -> PointsResult:
     _positive_points(amount)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=locked is None):  # the caller's transaction, if it holds the lock
         member = locked or _lock_member(member_id)
         if replay := _replay_points(idempotency_key, member_id, amount):
             return replay
@@ -455,7 +455,7 @@ def stored_value_spend(
     total = _money(amount, "amount")
     if total <= 0:
         raise ValidationFailed(fields={"amount": [_("Enter a positive amount.")]})
-    with transaction.atomic():
+    with transaction.atomic(savepoint=locked is None):  # the caller's transaction, if it holds the lock
         member = locked or _lock_member(member_id)
         if replay := _replay_stored(idempotency_key, member_id, total):
             return replay
