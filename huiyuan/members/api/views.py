@@ -304,6 +304,7 @@ class TagListView(TenantAPIView):
 class SegmentListView(TenantAPIView):
     operations = {"GET": "members.member.view", "POST": "members.segment.manage"}
 
+    @extend_schema(operation_id="v1_segments_list", responses=SegmentSerializer(many=True))
     def get(self, request: Request) -> Response:
         return Response(SegmentSerializer(segments.segment_list(actor=request.user), many=True).data)
 
