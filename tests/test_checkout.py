@@ -302,3 +302,33 @@ def test_prepared_checkout_statements_follow_the_tenant_on_one_connection(alpha:
             assert PointsEntry.objects.filter(member=member).count() == count
             assert reconcile() == []
         connection.set_schema_to_public()
+
+
+def test_quote_lists_the_members_coupons_best_first_with_reasons(alpha: World) -> None:
+    with tenant_context(alpha.tenant):
+        Tier.objects.create(name="金卡", rank=1, threshold_spend=0, discount_rate=Decimal("0.9"))
+        member = alpha.member_a.pk
+        Member.objects.filter(pk=member).update(tier=Tier.objects.get(name="金卡"))
+        big = coupon_template_create(actor=alpha.hq, name="立减50", kind="fixed", amount_off=Decimal(50), valid_days=9)
+        small = coupon_template_create(actor=alpha.hq, name="立减5", kind="fixed", amount_off=Decimal(5), valid_days=9)
+        far = coupon_template_create(
+            actor=alpha.hq, name="满1000减200", kind="threshold", amount_off=Decimal(200), threshold=Decimal(1000),
+            valid_days=9,
+        )  # fmt: skip
+        elsewhere = coupon_template_create(
+            actor=alpha.hq,
+            name="B店专享",
+            kind="fixed",
+            amount_off=Decimal(80),
+            valid_days=9,
+            store_ids=[alpha.store_b.pk],
+        )
+        for n, template in enumerate([small, far, big, elsewhere]):
+            coupon_issue(template_id=template.pk, member_id=member, idempotency_key=f"q{n}")
+    connection.set_schema_to_public()
+    answer = api(alpha, "manager_a").post("/api/v1/checkout/quote", basket(alpha, "Q-1"), format="json").json()
+    assert answer["tier"]["name"] == "金卡" and answer["tier_discount"] == "30.00"
+    options = [(c["name"], c["usable"], c["discount"]) for c in answer["coupons"]]
+    assert options[:2] == [("立减50", True, "50.00"), ("立减5", True, "5.00")]
+    reasons = {c["name"]: c["reason"] for c in answer["coupons"] if not c["usable"]}
+    assert set(reasons) == {"满1000减200", "B店专享"} and all(reasons.values())

@@ -40,7 +40,7 @@ from huiyuan.platform.phones import InvalidPhone, normalize_phone
 from huiyuan.platform.sql import fetch_one_prepared
 from huiyuan.platform.tenancy import current_schema, tenant_timezone
 
-from .coupons import coupon_discount, coupon_redeem, normalize_code
+from .coupons import coupon_discount, coupon_options, coupon_redeem, normalize_code
 from .earning import EarnLine, points_for_order
 from .exceptions import CouponNotUsable, InsufficientBalance, InsufficientPoints
 from .ledger import (
@@ -346,6 +346,28 @@ def checkout_quote(*, actor: Any, data: dict[str, Any]) -> Quote:
     snap = load_snapshot(data, lock=False, now=timezone.now())
     _check_refs(actor, data, snap)
     return _price(data, snap, paid_at=_paid_at(data))
+
+
+def checkout_options(*, actor: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """What the POS shows before paying: the quote, the member's tier and every unused coupon
+    with what it would take off this basket (or why it cannot be used)."""
+    check_permission(actor, "loyalty.order.create")
+    snap = load_snapshot(data, lock=False, now=timezone.now())
+    _check_refs(actor, data, snap)
+    quote = _price(data, snap, paid_at=_paid_at(data))
+    answer = quote.as_dict()
+    member = snap.member
+    answer["tier"] = {"id": member.tier.pk, "name": member.tier.name} if member and member.tier else None
+    answer["coupons"] = (
+        coupon_options(
+            member_id=member.pk,
+            store_id=snap.store.pk if snap.store else 0,
+            order_amount=quote.gross - quote.tier_discount,
+        )
+        if member is not None
+        else []
+    )
+    return answer
 
 
 def _check_refs(actor: Any, data: dict[str, Any], snap: Snapshot) -> None:

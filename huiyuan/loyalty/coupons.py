@@ -147,6 +147,60 @@ def coupon_discount(template: CouponTemplate, order_amount: Decimal) -> Decimal:
     return Decimal(0)  # a gift takes nothing off the bill
 
 
+def coupon_refusal(
+    coupon: Coupon, *, store_id: int, order_amount: Decimal, now: datetime, store_ids: set[int] | None = None
+) -> CouponNotUsable | None:
+    """Why this coupon cannot pay for this basket now, or None if it can. ``store_ids``: the
+    template's stores, when the caller has them already."""
+    if coupon.status != Coupon.Status.ISSUED:
+        return CouponNotUsable(
+            _("This coupon is %(status)s.") % {"status": coupon.get_status_display()},
+            code=f"COUPON_{coupon.status.upper()}",
+        )
+    if (coupon.valid_from and now < coupon.valid_from) or (coupon.valid_until and now >= coupon.valid_until):
+        return CouponNotUsable(_("This coupon is not valid at this time."), code="COUPON_NOT_VALID_NOW")
+    template = coupon.template
+    allowed = store_ids if store_ids is not None else set(template.stores.values_list("pk", flat=True))
+    if allowed and store_id not in allowed:
+        return CouponNotUsable(_("This coupon cannot be used in this store."), code="COUPON_WRONG_STORE")
+    if template.kind == CouponTemplate.Kind.THRESHOLD and order_amount < (template.threshold or 0):
+        return CouponNotUsable(
+            _("Spend at least %(threshold)s to use this coupon.") % {"threshold": template.threshold},
+            code="COUPON_THRESHOLD_NOT_MET",
+        )
+    return None
+
+
+def coupon_options(*, member_id: int, store_id: int, order_amount: Decimal) -> list[dict[str, Any]]:
+    """The member's unused coupons for this basket, best first: what each would take off, or why
+    it cannot be used (so the cashier can tell the member)."""
+    now = timezone.now()
+    coupons = list(
+        Coupon.objects.filter(member_id=member_id, status=Coupon.Status.ISSUED)
+        .select_related("template")
+        .prefetch_related("template__stores")
+        .order_by("valid_until", "pk")[:50]
+    )
+    ranked: list[tuple[bool, Decimal, dict[str, Any]]] = []
+    for coupon in coupons:
+        stores = {store.pk for store in coupon.template.stores.all()}
+        refusal = coupon_refusal(coupon, store_id=store_id, order_amount=order_amount, now=now, store_ids=stores)
+        discount = coupon_discount(coupon.template, order_amount) if refusal is None else Decimal("0.00")
+        option = {
+            "code": coupon.code,
+            "name": coupon.template.name,
+            "kind": coupon.template.kind,
+            "gift": coupon.template.gift,
+            "valid_until": coupon.valid_until,
+            "usable": refusal is None,
+            "discount": str(discount),
+            "reason": "" if refusal is None else str(refusal.message),
+        }
+        ranked.append((refusal is not None, -discount, option))
+    ranked.sort(key=lambda item: (item[0], item[1]))
+    return [option for _unusable, _discount, option in ranked]
+
+
 def coupon_redeem(
     *,
     code: str,
@@ -166,21 +220,10 @@ def coupon_redeem(
         if coupon.redeem_key == idempotency_key:
             return Redemption(coupon=coupon, discount=coupon.discount or Decimal(0), replayed=True)
         now = timezone.now()
-        if coupon.status != Coupon.Status.ISSUED:
-            raise CouponNotUsable(
-                _("This coupon is %(status)s.") % {"status": coupon.get_status_display()},
-                code=f"COUPON_{coupon.status.upper()}",
-            )
-        if (coupon.valid_from and now < coupon.valid_from) or (coupon.valid_until and now >= coupon.valid_until):
-            raise CouponNotUsable(_("This coupon is not valid at this time."), code="COUPON_NOT_VALID_NOW")
+        refusal = coupon_refusal(coupon, store_id=store_id, order_amount=amount, now=now)
+        if refusal is not None:
+            raise refusal
         template = coupon.template
-        if template.stores.exists() and not template.stores.filter(pk=store_id).exists():
-            raise CouponNotUsable(_("This coupon cannot be used in this store."), code="COUPON_WRONG_STORE")
-        if template.kind == CouponTemplate.Kind.THRESHOLD and amount < (template.threshold or 0):
-            raise CouponNotUsable(
-                _("Spend at least %(threshold)s to use this coupon.") % {"threshold": template.threshold},
-                code="COUPON_THRESHOLD_NOT_MET",
-            )
         discount = coupon_discount(template, amount)
         Coupon.objects.filter(pk=coupon.pk).update(
             status=Coupon.Status.REDEEMED,

@@ -24,13 +24,14 @@ def _body(request: Request) -> dict[str, Any]:
 
 
 class CheckoutQuoteView(TenantAPIView):
-    """What the member would get for this basket: tier discount, coupon, points and stored-value
-    options, points to earn. Writes nothing."""
+    """What the member would get for this basket: tier and tier discount, every unused coupon
+    with what it takes off (or why it cannot be used), points and stored-value options, points
+    to earn. Writes nothing."""
 
     operation = "loyalty.order.create"
 
     def post(self, request: Request) -> Response:
-        return Response(checkout.checkout_quote(actor=request.user, data=_body(request)).as_dict())
+        return Response(checkout.checkout_options(actor=request.user, data=_body(request)))
 
 
 class CheckoutView(TenantAPIView):
