@@ -104,3 +104,16 @@ def test_order_import_through_the_api(alpha: World) -> None:
         import_run(job["id"])
     status = client.get(f"/api/v1/imports/{job['id']}").json()
     assert status["status"] == "done" and status["created_count"] == 2 and status["error_count"] == 4
+
+
+def test_history_import_awards_no_points_and_moves_no_tier(in_alpha: World) -> None:
+    from huiyuan.loyalty.models import PointsEntry, Tier
+    from huiyuan.platform.events.models import OutboxEvent
+
+    Tier.objects.create(name="金卡", rank=1, threshold_spend=100)
+    run(in_alpha, HISTORY)
+    member = Member.objects.get(pk=in_alpha.member_a.pk)
+    assert member.total_spend == Decimal("150.00")  # the history counts for statistics...
+    assert member.points_balance == 0 and not PointsEntry.objects.exists()  # ...but earns nothing
+    assert member.tier_id is None  # tiers move at the next order or the periodic review
+    assert not OutboxEvent.objects.filter(event_type__in=["order.paid", "points.earned"]).exists()
