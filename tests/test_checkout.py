@@ -13,12 +13,13 @@ from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from huiyuan.loyalty.checkout import checkout_commit, checkout_quote, checkout_refund
+from huiyuan.loyalty.checkout import checkout_commit, checkout_quote
 from huiyuan.loyalty.coupons import coupon_issue, coupon_template_create
 from huiyuan.loyalty.earning import EarnLine, points_for_order
 from huiyuan.loyalty.exceptions import InsufficientPoints
 from huiyuan.loyalty.ledger import loyalty_settings, points_earn, reconcile, stored_value_topup
 from huiyuan.loyalty.models import Coupon, EarnRule, PointsEntry, StoredValueEntry, Tier, TierChange
+from huiyuan.loyalty.refunds import checkout_refund
 from huiyuan.loyalty.tiers import tier_review
 from huiyuan.members.models import Member, Order
 from huiyuan.platform.events.models import OutboxEvent
@@ -116,6 +117,29 @@ def test_partial_refunds_reverse_in_proportion_and_add_up_exactly(in_alpha: Worl
     assert member.points_balance == 5000  # everything earned taken back, everything used returned
     assert member.stored_principal + member.stored_bonus == Decimal("220.00")
     assert StoredValueEntry.objects.filter(kind="reverse").count() == 2 and reconcile() == []
+
+
+def test_points_returned_into_an_expired_lot_expire_again_and_the_nightly_job_still_runs(in_alpha: World) -> None:
+    import time_machine
+
+    from huiyuan.loyalty.ledger import points_expire_due
+
+    member_id = in_alpha.member_a.pk
+    points_earn(
+        member_id=member_id, amount=500, idempotency_key="lot", cause="staff", expires_at=timezone.now() + timedelta(1)
+    )
+    checkout_commit(actor=in_alpha.manager_a, data=basket(in_alpha, "EXP-1", points=300))
+    with time_machine.travel(timezone.now() + timedelta(days=2)):  # the lot's day has passed
+        assert points_expire_due() == 200  # what was left of the lot
+        balance = Member.objects.get(pk=member_id).points_balance
+        checkout_refund(actor=in_alpha.manager_a, order_no="EXP-1", refund_no="EXP-R", amount="297.00")  # all of it
+        returned = PointsEntry.objects.get(idempotency_key="refund:EXP-R:used")
+        again = PointsEntry.objects.get(idempotency_key__startswith="refund:EXP-R:used:expire:")
+        assert returned.amount == 300 and again.amount == -300 and again.kind == "expire"
+        earned_back = PointsEntry.objects.get(idempotency_key="refund:EXP-R:earned").amount
+        # The returned points expired with their lot; the points the order earned are taken back.
+        assert Member.objects.get(pk=member_id).points_balance == balance + earned_back
+        assert points_expire_due() == 0 and reconcile() == []  # the job runs again without error
 
 
 def test_tier_upgrades_at_once_and_downgrades_only_at_review_after_grace(in_alpha: World) -> None:

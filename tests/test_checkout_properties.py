@@ -11,10 +11,11 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from huiyuan.loyalty.checkout import checkout_commit, checkout_refund
+from huiyuan.loyalty.checkout import checkout_commit
 from huiyuan.loyalty.exceptions import InsufficientBalance, InsufficientPoints
 from huiyuan.loyalty.ledger import loyalty_settings, points_expire_due, reconcile, stored_value_topup
 from huiyuan.loyalty.models import PointsEntry, StoredValueEntry
+from huiyuan.loyalty.refunds import checkout_refund
 from huiyuan.members.models import Member, Order
 from huiyuan.platform.errors import ValidationFailed
 

@@ -18,17 +18,15 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from huiyuan.members.models import Member, MemberSettings, Order, Store
+from huiyuan.members.models import Member, Order
 from huiyuan.members.orders import (
-    RefundResult,
     clean_order,
     find_member,
     member_ref_given,
-    refund_record,
     request_hash_of,
 )
 from huiyuan.members.parsing import parse_datetime
@@ -36,7 +34,6 @@ from huiyuan.members.stats import lifecycle_for
 from huiyuan.platform.access import check_permission, in_scope
 from huiyuan.platform.errors import Conflict, ValidationFailed
 from huiyuan.platform.events.services import publish_after_commit
-from huiyuan.platform.phones import InvalidPhone, normalize_phone
 from huiyuan.platform.sql import fetch_one_prepared
 from huiyuan.platform.tenancy import current_schema, tenant_timezone
 
@@ -46,13 +43,11 @@ from .exceptions import CouponNotUsable, InsufficientBalance, InsufficientPoints
 from .ledger import (
     actor_user,
     default_expiry,
-    loyalty_settings,
     points_spend,
-    restore_points,
-    stored_value_reverse,
     stored_value_spend,
 )
-from .models import Coupon, EarnRule, LoyaltySettings, PointsEntry, StoredValueEntry, Tier
+from .models import Coupon, LoyaltySettings, Tier
+from .snapshot import GUARDED_MEMBER_FIELDS, Snapshot, load_snapshot
 from .tiers import best_tier
 
 CENT = Decimal("0.01")
@@ -116,161 +111,6 @@ def _decimal(raw: Any, field: str) -> Decimal:
     if not value.is_finite() or value < 0 or value != value.quantize(CENT):
         raise ValidationFailed(fields={field: [_("Enter a positive amount with at most two decimals.")]})
     return value
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Everything a checkout reads, from one statement: the tenant's loyalty configuration, the
-    store, the member (locked when committing), their spend over each tier window and any order
-    already recorded under this number."""
-
-    settings: LoyaltySettings
-    member_settings: MemberSettings
-    tiers: list[Tier]
-    rules: list[EarnRule]
-    store: Store | None
-    member: Member | None
-    window_spend: dict[int, Decimal]  # tier window in days -> spend, this order not included
-    existing_order: tuple[int, str, dict[str, Any]] | None  # id, request hash, benefits
-
-
-_GUARDED = (
-    "updated_at",
-    "order_count",
-    "total_spend",
-    "points_balance",
-    "stored_principal",
-    "stored_bonus",
-    "tier_id",
-)
-_MEMBER_FIELDS = {
-    *_GUARDED,
-    "id",
-    "tier_id",
-    "tier_since",
-    "birthday",
-    "points_balance",
-    "stored_principal",
-    "stored_bonus",
-    "order_count",
-    "total_spend",
-    "first_purchase_at",
-    "last_purchase_at",
-}
-# In model order: ``Model.from_db`` matches a partial row to the fields by position.
-_MEMBER_COLUMNS = [f.attname for f in Member._meta.concrete_fields if f.attname in _MEMBER_FIELDS]
-
-_SNAPSHOT_SQL = """
-WITH m AS (SELECT {columns} FROM members_member WHERE {member_filter} {lock})
-SELECT
-    (SELECT row_to_json(s)::text FROM loyalty_loyaltysettings s ORDER BY s.id LIMIT 1),
-    (SELECT row_to_json(s)::text FROM members_membersettings s ORDER BY s.id LIMIT 1),
-    (SELECT coalesce(json_agg(t ORDER BY t.rank), '[]')::text FROM loyalty_tier t),
-    (SELECT coalesce(json_agg(r ORDER BY r.id), '[]')::text FROM loyalty_earnrule r WHERE r.active),
-    (SELECT json_build_array(s.id, s.status)::text FROM members_store s
-        WHERE upper(s.code) = upper(%(store)s) OR s.id = %(store_id)s
-        ORDER BY upper(s.code) = upper(%(store)s) DESC LIMIT 1),
-    (SELECT json_build_array(o.id, o.request_hash, o.benefits)::text FROM members_order o
-        WHERE o.order_no = %(order_no)s),
-    (SELECT coalesce(json_object_agg(w.days, (
-            SELECT coalesce(sum(o.paid_amount - o.refunded_amount), 0) FROM members_order o
-            WHERE o.member_id = m.id AND o.paid_at >= %(now)s - make_interval(days => w.days))), '{{}}')::text
-        FROM (SELECT DISTINCT window_days AS days FROM loyalty_tier WHERE window_days IS NOT NULL) w),
-    {m_columns}
-FROM (VALUES (1)) AS one LEFT JOIN m ON true
-"""
-
-
-def _json(raw: str | None) -> Any:
-    # Read as text and decoded here so that numbers stay exact Decimals (rates, thresholds, money).
-    return json.loads(raw, parse_float=Decimal) if raw is not None else None
-
-
-def _member_filter(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    ref = data.get("member") or {}
-    if not isinstance(ref, dict):
-        return "false", {}
-    if ref.get("id") not in (None, ""):
-        return ("id = %(member_id)s", {"member_id": int(ref["id"])}) if str(ref["id"]).isdigit() else ("false", {})
-    if ref.get("card_no") not in (None, ""):
-        return "card_no = %(card_no)s", {"card_no": str(ref["card_no"]).strip()}
-    if ref.get("phone") not in (None, ""):
-        try:
-            return "phone = %(phone)s", {"phone": normalize_phone(ref["phone"])}
-        except InvalidPhone:
-            return "false", {}
-    return "false", {}
-
-
-def load_snapshot(data: dict[str, Any], *, lock: bool, now: datetime) -> Snapshot:
-    """One round trip for everything checkout needs to price and record an order. With ``lock``
-    the member row stays locked until the transaction ends, so concurrent orders, spends and
-    top-ups of one member run one after another."""
-    member_filter, params = _member_filter(data)
-    store_ref = str(data.get("store") or "").strip()
-    params |= {
-        "store": store_ref,
-        "store_id": int(store_ref) if store_ref.isdigit() else None,
-        "order_no": str(data.get("order_no") or "").strip(),
-        "now": now,
-    }
-    sql = _SNAPSHOT_SQL.format(
-        columns=", ".join(_MEMBER_COLUMNS),
-        member_filter=member_filter,
-        lock="FOR UPDATE" if lock else "",
-        m_columns=", ".join(f"m.{c}" for c in _MEMBER_COLUMNS),
-    )
-    row = fetch_one_prepared(sql, params)
-    assert row is not None
-    settings, member_settings, tiers, rules = _configuration(row[:4])
-    store_row, order_row, spend = map(_json, row[4:7])
-    member_values = row[7:]
-    member = None
-    if member_values[0] is not None:
-        member = Member.from_db(connection.alias, _MEMBER_COLUMNS, list(member_values))
-        member.tier = next((t for t in tiers if t.pk == member.tier_id), None)
-    return Snapshot(
-        settings=settings,
-        member_settings=member_settings,
-        tiers=tiers,
-        rules=rules,
-        store=Store.from_db(connection.alias, ["id", "status"], store_row) if store_row else None,
-        member=member,
-        window_spend={int(days): Decimal(value) for days, value in (spend or {}).items()},
-        existing_order=(order_row[0], order_row[1], order_row[2] or {}) if order_row else None,
-    )
-
-
-Configuration = tuple[LoyaltySettings, MemberSettings, list[Tier], list[EarnRule]]
-_configurations: dict[tuple[str | None, ...], Configuration] = {}
-
-
-def _configuration(texts: tuple[str | None, ...]) -> Configuration:
-    """The tenant's configuration as read with the snapshot. Parsed objects are reused while the
-    text read is the same (they are only read), so a change shows in the very next checkout."""
-    if (cached := _configurations.get(texts)) is not None:
-        return cached
-    settings_row, member_settings_row, tier_rows, rule_rows = map(_json, texts)
-    config = (
-        LoyaltySettings(**settings_row) if settings_row else loyalty_settings(),
-        member_settings_from(member_settings_row),
-        [Tier(**t) for t in tier_rows],
-        [EarnRule(**{**r, "created_at": None}) for r in rule_rows],
-    )
-    if settings_row is None or member_settings_row is None:
-        return config  # a new tenant's rows were just created: read them next time
-    if len(_configurations) > 1000:
-        _configurations.clear()
-    _configurations[texts] = config
-    return config
-
-
-def member_settings_from(row: dict[str, Any] | None) -> MemberSettings:
-    from huiyuan.members.stats import member_settings
-
-    if not row:
-        return member_settings()
-    return MemberSettings(**{k: v for k, v in row.items() if k != "updated_at"})
 
 
 def _price(data: dict[str, Any], snap: Snapshot, *, paid_at: datetime) -> Quote:
@@ -593,7 +433,7 @@ def _write(
             "from_tier_id": member.tier_id,
             "tier_reason": f"order {order_no}",
             "qualifying_spend": spend,
-            **{f"seen_{name}": getattr(member, name) for name in _GUARDED},
+            **{f"seen_{name}": getattr(member, name) for name in GUARDED_MEMBER_FIELDS},
         }
         if earn:
             events.append(
@@ -626,7 +466,7 @@ def _write(
             )
     for name in ("order_count", "total_spend", "first_purchase_at", "last_purchase_at", "lifecycle"):
         params.setdefault(name, None)
-    for name in _GUARDED:
+    for name in GUARDED_MEMBER_FIELDS:
         params.setdefault(f"seen_{name}", None)
     params |= {
         "points_balance": params.get("points_balance"),
@@ -731,93 +571,3 @@ def _redeem(actor: Any, order: Order, quote: Quote, member: Member) -> None:
             locked=member,
             settings=quote.settings,
         )
-
-
-def checkout_refund(
-    *,
-    actor: Any,
-    order_no: str,
-    refund_no: str,
-    amount: Any,
-    reason: str = "",
-    lines: list[dict[str, Any]] | None = None,
-) -> RefundResult:
-    """Refund money and reverse, in proportion, the points the order earned and the points and
-    stored value it used. Cumulative targets make several partial refunds add up exactly to a full
-    one, and the refund number keeps a retry from reversing twice."""
-    with transaction.atomic():
-        result = refund_record(
-            actor=actor, order_no=order_no, refund_no=refund_no, amount=amount, reason=reason, lines=lines
-        )
-        if not result.created:
-            return result
-        order = Order.objects.get(pk=result.refund.order_id)
-        benefits, member_id = order.benefits or {}, order.member_id
-        if not benefits or member_id is None:
-            return result
-        paid = Decimal(benefits["paid"])
-        share = order.refunded_amount / paid if paid else Decimal(1)  # cumulative share refunded
-        key = f"refund:{refund_no}"
-        earned = int(benefits.get("points_earned") or 0)
-        already_clawed = -sum(
-            PointsEntry.objects.filter(
-                member_id=member_id,
-                kind=PointsEntry.Kind.REVERSE,
-                cause="refund",
-                cause_id=order.order_no,
-                amount__lt=0,
-            ).values_list("amount", flat=True)
-        )
-        claw = int((earned * share).to_integral_value(rounding=ROUND_HALF_UP)) - already_clawed
-        if claw > 0:
-            # Points already spent cannot be taken back below zero: take what is left.
-            available = Member.objects.get(pk=member_id).points_balance
-            take = min(claw, available)
-            if take:
-                points_spend(
-                    member_id=member_id,
-                    amount=take,
-                    idempotency_key=f"{key}:earned",
-                    cause="refund",
-                    cause_id=order.order_no,
-                    reason=_("Refund of order %(no)s") % {"no": order.order_no},
-                    actor=actor,
-                    kind=PointsEntry.Kind.REVERSE,
-                )
-        used = int(benefits.get("points_used") or 0)
-        already_returned = sum(
-            PointsEntry.objects.filter(
-                member_id=member_id,
-                kind=PointsEntry.Kind.REVERSE,
-                cause="refund",
-                cause_id=order.order_no,
-                amount__gt=0,
-            ).values_list("amount", flat=True)
-        )
-        give_back = int((used * share).to_integral_value(rounding=ROUND_HALF_UP)) - already_returned
-        if give_back > 0:
-            restore_points(
-                member_id=member_id,
-                order_no=order.order_no,
-                amount=give_back,
-                idempotency_key=f"{key}:used",
-                actor=actor,
-            )
-        stored = Decimal(benefits.get("stored_value") or 0)
-        if stored:
-            returned = sum(
-                e.principal + e.bonus
-                for e in StoredValueEntry.objects.filter(
-                    member_id=member_id, kind=StoredValueEntry.Kind.REVERSE, cause_id=order.order_no
-                )
-            )
-            target = _cents(stored * share) - returned
-            if target > 0:
-                stored_value_reverse(
-                    member_id=member_id,
-                    order_no=order.order_no,
-                    amount=target,
-                    idempotency_key=f"{key}:sv",
-                    actor=actor,
-                )
-    return result

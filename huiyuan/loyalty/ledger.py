@@ -303,7 +303,32 @@ def restore_points(
         if left:
             raise ValidationFailed(fields={"amount": [_("More points than the order used.")]})
         PointsLotMovement.objects.bulk_create(movements)
+        _expire_restored(member, movements, key=idempotency_key, actor=actor)
     return PointsResult(entry=entry, replayed=False)
+
+
+def _expire_restored(member: Member, movements: list[PointsLotMovement], *, key: str, actor: Any) -> None:
+    """Points given back into a lot whose time has passed would have expired with it: they expire
+    again at once, as an entry of their own. (The nightly job expires a lot once; without this a
+    lot refilled after its expiry would stay spendable for ever.)"""
+    now = timezone.now()
+    past = set(
+        PointsLot.objects.filter(pk__in=[m.lot_id for m in movements], expires_at__lte=now).values_list("pk", flat=True)
+    )
+    for movement in movements:
+        if movement.lot_id not in past:
+            continue
+        expired = _append_points(
+            member,
+            PointsEntry.Kind.EXPIRE,
+            -movement.amount,
+            key=f"{key}:expire:{movement.lot_id}",
+            cause=Cause.EXPIRY,
+            cause_id=str(movement.lot_id),
+            actor=actor,
+        )
+        PointsLot.objects.filter(pk=movement.lot_id).update(remaining=F("remaining") - movement.amount)
+        PointsLotMovement.objects.create(entry=expired, lot_id=movement.lot_id, amount=-movement.amount)
 
 
 EXPIRE_SQL = """
@@ -315,12 +340,13 @@ WHERE l.member_id = ANY(%(ids)s) AND l.remaining > 0 AND l.expires_at <= %(now)s
 
 INSERT INTO loyalty_pointsentry (member_id, kind, amount, balance_after, idempotency_key, cause, cause_id, reason,
                                  created_at)
-SELECT member_id, 'expire', -remaining, balance_after, 'expire:lot:' || lot_id, 'expiry', lot_id::text, '', %(now)s
+SELECT member_id, 'expire', -remaining, balance_after, 'expire:lot:' || lot_id || '@' || %(run)s, 'expiry',
+       lot_id::text, '', %(now)s
 FROM expiring ORDER BY member_id, balance_after DESC;
 
 INSERT INTO loyalty_pointslotmovement (entry_id, lot_id, amount)
 SELECT e.id, x.lot_id, -x.remaining FROM expiring x
-JOIN loyalty_pointsentry e ON e.idempotency_key = 'expire:lot:' || x.lot_id;
+JOIN loyalty_pointsentry e ON e.idempotency_key = 'expire:lot:' || x.lot_id || '@' || %(run)s;
 
 UPDATE loyalty_pointslot SET remaining = 0 WHERE id IN (SELECT lot_id FROM expiring);
 
@@ -339,9 +365,12 @@ def points_expire_due(*, now: datetime | None = None, batch_members: int = 5000)
     """Expire every lot whose time has come, a batch of members per transaction, set-based: one
     entry and movement per lot, one balance update and one ``points.expired`` event per member.
 
-    Re-runnable: an expired lot has nothing remaining, and its entry's key (``expire:lot:<id>``)
-    is unique, so nothing expires twice. Members are locked in id order, like every other ledger
-    write, so the job and the tills never deadlock and never see a half-expired member."""
+    Re-runnable: an expired lot has nothing remaining, so nothing expires twice. The entry's key
+    names the lot and the run (``expire:lot:<id>@<run time>``): a lot refilled by a refund after it
+    expired (see ``_expire_restored``; a server whose clock is behind the job's can do it) expires
+    again on a later run instead of stopping the job on a duplicate key. Members are locked in id
+    order, like every other ledger write, so the job and the tills never deadlock and never see a
+    half-expired member."""
     from huiyuan.platform.tenancy import current_schema
 
     now = now or timezone.now()
@@ -360,7 +389,8 @@ def points_expire_due(*, now: datetime | None = None, batch_members: int = 5000)
             if not ids:
                 return expired
             cursor.execute("DROP TABLE IF EXISTS expiring")
-            cursor.execute(EXPIRE_SQL, {"ids": ids, "now": now, "schema": current_schema()})
+            run = str(int(now.timestamp()))
+            cursor.execute(EXPIRE_SQL, {"ids": ids, "now": now, "run": run, "schema": current_schema()})
             cursor.execute("SELECT coalesce(sum(remaining), 0) FROM expiring")
             (batch_total,) = cursor.fetchone()  # type: ignore[misc]
             expired += int(batch_total)

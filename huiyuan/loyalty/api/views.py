@@ -14,7 +14,7 @@ from huiyuan.members.models import Order
 from huiyuan.platform.api.base import TenantAPIView
 from huiyuan.platform.errors import ValidationFailed
 
-from .. import checkout
+from .. import checkout, refunds
 
 
 def _body(request: Request) -> dict[str, Any]:
@@ -53,7 +53,7 @@ class CheckoutRefundView(TenantAPIView):
 
     def post(self, request: Request, order_no: str) -> Response:
         data = _body(request)
-        result = checkout.checkout_refund(
+        result = refunds.checkout_refund(
             actor=request.user,
             order_no=order_no,
             refund_no=str(data.get("refund_no") or ""),
