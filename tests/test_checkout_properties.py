@@ -33,7 +33,7 @@ STEPS = st.lists(
 )
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=STEPS)
 def test_checkout_and_refund_sequences_keep_the_books(in_alpha: World, steps: list[tuple[str, int, int]]) -> None:
     n = Member.objects.count()
