@@ -393,97 +393,36 @@ def _write(
     """Insert the order and everything it changes in one statement. Returns None when an order
     with this number already exists and ``_STALE`` when the member changed since the snapshot
     (nothing is written then)."""
-    member, paid, paid_at = snap.member, cleaned["paid_amount"], cleaned["paid_at"]
-    order_no = cleaned["order_no"]
+    member, order_no = snap.member, cleaned["order_no"]
     earn = quote.points_to_earn if member is not None else 0
     benefits = {**quote.as_dict(), "points_earned": earn}
     for name in ("points_balance", "stored_value_balance", "max_points_usable", "points_to_earn"):
         benefits.pop(name)
-    order_payload = {
-        "order_no": order_no,
-        "store_id": cleaned["store_id"],
-        "member_id": cleaned["member_id"],
-        "paid_amount": str(paid),
-        "paid_at": paid_at.isoformat(),
+    order_paid = {
+        "type": "order.paid",
+        "aggregate_type": "order",
+        "of_order": True,  # the statement adds the new order's id
+        "payload": {
+            "order_no": order_no,
+            "store_id": cleaned["store_id"],
+            "member_id": cleaned["member_id"],
+            "paid_amount": str(cleaned["paid_amount"]),
+            "paid_at": cleaned["paid_at"].isoformat(),
+        },
     }
-    events: list[dict[str, Any]] = [
-        {"type": "order.paid", "aggregate_type": "order", "payload": order_payload, "of_order": True}
-    ]
-    params: dict[str, Any] = {"member_id": None, "earn": 0, "tier_changed": False, "from_tier_id": None}
-    if member is not None:
-        first = min(filter(None, [member.first_purchase_at, paid_at]))
-        last = max(filter(None, [member.last_purchase_at, paid_at]))
-        balance = member.points_balance + earn
-        tier, spend = _tier_after(member, snap, paid=paid, paid_at=paid_at, now=now)
-        changed = tier is not None and (member.tier is None or tier.rank > member.tier.rank)
-        params |= {
-            "member_id": member.pk,
-            "order_count": member.order_count + 1,
-            "total_spend": member.total_spend + paid,
-            "first_purchase_at": first,
-            "last_purchase_at": last,
-            "lifecycle": lifecycle_for(first=first, last=last, settings=snap.member_settings, now=now),
-            "points_balance": balance,
-            "tier_id": tier.pk if changed and tier else member.tier_id,
-            "tier_since": now if changed else member.tier_since,
-            "earn": earn,
-            "earn_key": f"order:{order_no}:earn",
-            "expires_at": default_expiry(paid_at, snap.settings),
-            "tier_changed": changed,
-            "from_tier_id": member.tier_id,
-            "tier_reason": f"order {order_no}",
-            "qualifying_spend": spend,
-            **{f"seen_{name}": getattr(member, name) for name in GUARDED_MEMBER_FIELDS},
-        }
-        if earn:
-            events.append(
-                {
-                    "type": "points.earned",
-                    "aggregate_type": "member",
-                    "aggregate_id": str(member.pk),
-                    "payload": {
-                        "member_id": member.pk,
-                        "amount": earn,
-                        "balance": balance,
-                        "cause": "order",
-                        "cause_id": order_no,
-                    },
-                }
-            )
-        if changed and tier is not None:
-            events.append(
-                {
-                    "type": "tier.changed",
-                    "aggregate_type": "member",
-                    "aggregate_id": str(member.pk),
-                    "payload": {
-                        "member_id": member.pk,
-                        "from_tier_id": member.tier_id,
-                        "to_tier_id": tier.pk,
-                        "reason": params["tier_reason"],
-                    },
-                }
-            )
-    for name in ("order_count", "total_spend", "first_purchase_at", "last_purchase_at", "lifecycle"):
-        params.setdefault(name, None)
-    for name in GUARDED_MEMBER_FIELDS:
-        params.setdefault(f"seen_{name}", None)
-    params |= {
-        "points_balance": params.get("points_balance"),
-        "tier_id": params.get("tier_id"),
-        "tier_since": params.get("tier_since"),
-        "earn_key": params.get("earn_key", ""),
-        "expires_at": params.get("expires_at"),
-        "tier_reason": params.get("tier_reason", ""),
-        "qualifying_spend": params.get("qualifying_spend", 0),
+    changes, member_events = (
+        _member_changes(member, snap, cleaned, earn=earn, now=now) if member is not None else (_NO_MEMBER, [])
+    )
+    params = {
+        **changes,
         "order_no": order_no,
         "store_id": cleaned["store_id"],
         "total": cleaned["total_amount"],
-        "paid": paid,
+        "paid": cleaned["paid_amount"],
         "payments": json.dumps(cleaned["payment_methods"], cls=DjangoJSONEncoder),
         "benefits": json.dumps(benefits, cls=DjangoJSONEncoder),
         "source": Order.Source.POS,
-        "paid_at": paid_at,
+        "paid_at": cleaned["paid_at"],
         "request_hash": request_hash,
         "now": now,
         "skus": [line["sku"] for line in lines],
@@ -493,7 +432,7 @@ def _write(
         "amounts": [line["amount"] for line in lines],
         "actor_id": getattr(actor_user(actor), "pk", None),
         "schema": current_schema(),
-        "events": json.dumps(events, cls=DjangoJSONEncoder),
+        "events": json.dumps([order_paid, *member_events], cls=DjangoJSONEncoder),
     }
     row = fetch_one_prepared(_WRITE_SQL, params)
     assert row is not None
@@ -503,25 +442,96 @@ def _write(
     if order_id is None:
         return None
     publish_after_commit(list(event_ids or []))
-    if member is not None:
-        member.points_balance = params["points_balance"]
-        member.tier_id = params["tier_id"]
+    if member is not None:  # the ledgers that redeem next start from the balance just written
+        member.points_balance, member.tier_id = changes["points_balance"], changes["tier_id"]
     return Order(
         id=order_id,
         order_no=order_no,
         store_id=cleaned["store_id"],
         member_id=cleaned["member_id"],
         total_amount=cleaned["total_amount"],
-        paid_amount=paid,
+        paid_amount=cleaned["paid_amount"],
         refunded_amount=Decimal(0),
         payment_methods=cleaned["payment_methods"],
         benefits=benefits,
         status=Order.Status.PAID,
         source=Order.Source.POS,
-        paid_at=paid_at,
+        paid_at=cleaned["paid_at"],
         request_hash=request_hash,
         created_at=now,
     )
+
+
+# The write statement's member parameters for an order without a member: nothing to guard,
+# update, earn or move.
+_NO_MEMBER: dict[str, Any] = {
+    **dict.fromkeys(
+        (
+            "member_id",
+            "order_count",
+            "total_spend",
+            "first_purchase_at",
+            "last_purchase_at",
+            "lifecycle",
+            "points_balance",
+            "tier_id",
+            "tier_since",
+            "expires_at",
+            "from_tier_id",
+        )
+    ),
+    **{f"seen_{name}": None for name in GUARDED_MEMBER_FIELDS},
+    "earn": 0,
+    "earn_key": "",
+    "tier_changed": False,
+    "tier_reason": "",
+    "qualifying_spend": 0,
+}
+
+
+def _member_changes(
+    member: Member, snap: Snapshot, cleaned: dict[str, Any], *, earn: int, now: datetime
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """What the order does to its member (statistics, points, tier), as the write statement's
+    parameters, and the events that go with it."""
+    order_no, paid, paid_at = cleaned["order_no"], cleaned["paid_amount"], cleaned["paid_at"]
+    first = min(filter(None, [member.first_purchase_at, paid_at]))
+    last = max(filter(None, [member.last_purchase_at, paid_at]))
+    balance = member.points_balance + earn
+    tier, spend = _tier_after(member, snap, paid=paid, paid_at=paid_at, now=now)
+    changed = tier is not None and (member.tier is None or tier.rank > member.tier.rank)
+    reason = f"order {order_no}"
+    params = {
+        "member_id": member.pk,
+        "order_count": member.order_count + 1,
+        "total_spend": member.total_spend + paid,
+        "first_purchase_at": first,
+        "last_purchase_at": last,
+        "lifecycle": lifecycle_for(first=first, last=last, settings=snap.member_settings, now=now),
+        "points_balance": balance,
+        "tier_id": tier.pk if changed and tier else member.tier_id,
+        "tier_since": now if changed else member.tier_since,
+        "earn": earn,
+        "earn_key": f"order:{order_no}:earn",
+        "expires_at": default_expiry(paid_at, snap.settings),
+        "tier_changed": changed,
+        "from_tier_id": member.tier_id,
+        "tier_reason": reason,
+        "qualifying_spend": spend,
+        **{f"seen_{name}": getattr(member, name) for name in GUARDED_MEMBER_FIELDS},
+    }
+    events = []
+    if earn:
+        payload = {"member_id": member.pk, "amount": earn, "balance": balance, "cause": "order", "cause_id": order_no}
+        events.append(
+            {"type": "points.earned", "aggregate_type": "member", "aggregate_id": str(member.pk), "payload": payload}
+        )
+    if changed and tier is not None:
+        payload = {"member_id": member.pk, "from_tier_id": member.tier_id, "to_tier_id": tier.pk, "reason": reason}
+        events.append(
+            {"type": "tier.changed", "aggregate_type": "member", "aggregate_id": str(member.pk), "payload": payload}
+        )
+    return params, events
 
 
 def _tier_after(

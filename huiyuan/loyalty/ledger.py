@@ -9,6 +9,7 @@ even for code that forgets to check.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -366,7 +367,7 @@ def points_expire_due(*, now: datetime | None = None, batch_members: int = 5000)
     entry and movement per lot, one balance update and one ``points.expired`` event per member.
 
     Re-runnable: an expired lot has nothing remaining, so nothing expires twice. The entry's key
-    names the lot and the run (``expire:lot:<id>@<run time>``): a lot refilled by a refund after it
+    names the lot and the run (``expire:lot:<id>@<run>``): a lot refilled by a refund after it
     expired (see ``_expire_restored``; a server whose clock is behind the job's can do it) expires
     again on a later run instead of stopping the job on a duplicate key. Members are locked in id
     order, like every other ledger write, so the job and the tills never deadlock and never see a
@@ -389,7 +390,7 @@ def points_expire_due(*, now: datetime | None = None, batch_members: int = 5000)
             if not ids:
                 return expired
             cursor.execute("DROP TABLE IF EXISTS expiring")
-            run = str(int(now.timestamp()))
+            run = uuid.uuid4().hex[:16]  # names this run in the entries' keys
             cursor.execute(EXPIRE_SQL, {"ids": ids, "now": now, "run": run, "schema": current_schema()})
             cursor.execute("SELECT coalesce(sum(remaining), 0) FROM expiring")
             (batch_total,) = cursor.fetchone()  # type: ignore[misc]
