@@ -337,3 +337,11 @@ def test_points_adjustment_waits_for_approval_in_the_console(alpha: World) -> No
     with tenant_context(alpha.tenant):
         assert Member.objects.get(pk=alpha.member_a.pk).points_balance == 5050
     connection.set_schema_to_public()
+
+
+def test_member_ledger_offers_only_what_the_staff_member_may_do(alpha: World) -> None:
+    ledger = f"/members/{alpha.member_a.pk}/ledger/"
+    service = console(alpha, "service").get(ledger).content.decode()
+    assert "/adjust/" not in service and "/exchange/" not in service  # customer service reads only
+    manager = console(alpha, "manager_a").get(ledger).content.decode()
+    assert "/adjust/" in manager

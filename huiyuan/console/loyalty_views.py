@@ -33,6 +33,7 @@ from huiyuan.loyalty.models import (
 from huiyuan.loyalty.stored_value import topup_by_plan, topup_plan_create
 from huiyuan.members import selectors
 from huiyuan.members.models import Store
+from huiyuan.platform.access import can
 from huiyuan.platform.errors import Conflict, PermissionDenied, ValidationFailed
 
 from .forms import error_context
@@ -212,6 +213,10 @@ def member_ledger(request: HttpRequest, member_id: int) -> HttpResponse:
         "exchangeable": CouponTemplate.objects.filter(active=True, points_price__isnull=False),
         "adjustments": PointsAdjustment.objects.filter(member=member).select_related("requested_by")[:20],
         "request_key": uuid.uuid4().hex,
+        # Forms for what this staff member may do, and no others.
+        "can_top_up": can(request.user, "loyalty.order.create"),
+        "can_issue": can(request.user, "members.segment.manage"),
+        "can_adjust": can(request.user, "loyalty.balance.adjust"),
     }
     return render(request, "console/member_ledger.html", context)
 
