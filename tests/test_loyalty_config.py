@@ -336,3 +336,54 @@ def test_tier_review_in_batches_agrees_with_the_rule_for_every_member(in_alpha: 
     changes = TierChange.objects.filter(member__in=members).count()
     assert OutboxEvent.objects.filter(event_type="tier.changed").count() == changes == result["upgraded"]
     assert tier_review(now=now, batch_size=7) == {"upgraded": 0, "downgraded": 0}  # re-run: nothing
+
+
+@pytest.mark.slow
+def test_a_double_clicked_adjustment_credits_once(committed: dict[str, World]) -> None:
+    import threading
+
+    from django.db import connection
+    from django_tenants.utils import tenant_context
+
+    from huiyuan.loyalty.adjustments import points_adjust
+    from huiyuan.loyalty.models import LoyaltySettings, PointsAdjustment, PointsLot, PointsLotMovement
+
+    alpha = committed["alpha"]
+    outcomes: list[Any] = []
+    barrier = threading.Barrier(10)
+
+    def click() -> None:
+        try:
+            with tenant_context(alpha.tenant):
+                barrier.wait()
+                outcomes.append(
+                    points_adjust(
+                        actor=alpha.manager_a, member_id=alpha.member_a.pk, amount="100", reason="补偿",
+                        idempotency_key="double",
+                    )
+                )  # fmt: skip
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            outcomes.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=click) for _ in range(10)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert [o for o in outcomes if isinstance(o, BaseException)] == []
+        assert len({o.pk for o in outcomes}) == 1
+        with tenant_context(alpha.tenant):
+            assert Member.objects.get(pk=alpha.member_a.pk).points_balance == 100
+    finally:
+        with tenant_context(alpha.tenant):
+            PointsAdjustment.objects.all().delete()
+            PointsLotMovement.objects.all().delete()
+            PointsLot.objects.all().delete()
+            PointsEntry.objects.all().delete()
+            LoyaltySettings.objects.all().delete()
+            Member.objects.filter(pk=alpha.member_a.pk).update(points_balance=0)
+        OutboxEvent.objects.filter(tenant_schema=alpha.tenant.schema_name).delete()
+        connection.set_schema_to_public()

@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from huiyuan.members.models import Member
 from huiyuan.members.selectors import member_access_by_id
 from huiyuan.platform.access import check_permission, filter_queryset
 from huiyuan.platform.audit import audit_record
@@ -42,6 +43,9 @@ def points_adjust(*, actor: Any, member_id: int, amount: Any, reason: str, idemp
     if errors:
         raise ValidationFailed(fields=errors)
     with transaction.atomic():
+        # Lock the member first, like every ledger write: a double click's second request waits
+        # here and then finds the first one's adjustment.
+        Member.objects.select_for_update().filter(pk=member.pk).first()
         existing = PointsAdjustment.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             if existing.member_id != member.pk or existing.amount != value:
@@ -123,8 +127,6 @@ def pending_adjustments(*, actor: Any, status: str | None = PointsAdjustment.Sta
     qs = PointsAdjustment.objects.select_related("member", "requested_by")
     if status:
         qs = qs.filter(status=status)
-    from huiyuan.members.models import Member
-
     members = filter_queryset(actor, "members.member.view", Member.objects.all())
     return qs.filter(member__in=members.values("pk"))
 
