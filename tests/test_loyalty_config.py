@@ -234,6 +234,9 @@ def test_small_adjustments_apply_at_once_large_ones_wait_for_a_second_person(in_
     with pytest.raises(ValidationFailed) as caught:
         adjust(in_alpha.manager_a, "lots", "", "a4")
     assert set(caught.value.fields) == {"amount", "reason"}
+    for bad in ("+-5", "1.5", "1e3", "0"):
+        with pytest.raises(ValidationFailed):
+            adjust(in_alpha.manager_a, bad, "x", f"bad{bad}")
     loyalty_settings_update(actor=in_alpha.hq, data={"adjustment_approval_points": "100000"})
     with pytest.raises(InsufficientPoints):  # never below zero; the request is not kept either
         adjust(in_alpha.manager_a, "-9999", "x", "a5")

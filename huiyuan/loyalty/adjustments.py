@@ -32,8 +32,10 @@ def points_adjust(*, actor: Any, member_id: int, amount: Any, reason: str, idemp
     check_permission(actor, "loyalty.balance.adjust")
     member = member_access_by_id(actor=actor, member_id=member_id)
     errors: dict[str, list[str]] = {}
-    text = str(amount).strip()
-    value = int(text) if text.lstrip("+-").isdigit() else 0
+    try:
+        value = int(str(amount).strip())
+    except ValueError:
+        value = 0  # reported below
     if value == 0 or abs(value) > 10_000_000:
         errors["amount"] = [_("A whole number of points, e.g. 200 or -50.")]
     if not str(reason or "").strip():
