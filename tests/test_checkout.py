@@ -356,3 +356,15 @@ def test_quote_lists_the_members_coupons_best_first_with_reasons(alpha: World) -
     assert options[:2] == [("立减50", True, "50.00"), ("立减5", True, "5.00")]
     reasons = {c["name"]: c["reason"] for c in answer["coupons"] if not c["usable"]}
     assert set(reasons) == {"满1000减200", "B店专享"} and all(reasons.values())
+
+
+def test_odd_digits_in_ids_are_field_errors_not_crashes(alpha: World) -> None:
+    client = api(alpha, "manager_a")
+    for odd in ("²", "٣", "1e3"):  # a superscript, an Arabic-Indic digit, an exponent
+        response = client.post(
+            "/api/v1/checkout", {**basket(alpha, f"ODD-{odd}"), "member": {"id": odd}}, format="json"
+        )
+        assert response.status_code == 400 and "member" in response.json()["error"]["fields"]
+    bad_plan = client.post(f"/api/v1/members/{alpha.member_a.pk}/topups", {"plan_id": "²"}, format="json",
+                           HTTP_IDEMPOTENCY_KEY="odd")  # fmt: skip
+    assert bad_plan.status_code == 400

@@ -12,7 +12,7 @@ def form_values(request: HttpRequest, *names: str) -> dict[str, str]:
 
 
 def int_list(request: HttpRequest, name: str) -> list[int]:
-    return [int(v) for v in request.POST.getlist(name) if v.isdigit()]
+    return [int(v) for v in request.POST.getlist(name) if v.isdecimal()]
 
 
 def error_context(exc: Any) -> dict[str, Any]:

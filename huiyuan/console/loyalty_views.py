@@ -161,10 +161,10 @@ def _add_coupon(actor: Any, values: dict[str, str]) -> str:
         kind=values.get("kind", ""),
         amount_off=_decimal(values.get("amount_off", "")),
         threshold=_decimal(values.get("threshold", "")),
-        percent_off=int(values["percent_off"]) if values.get("percent_off", "").isdigit() else None,
+        percent_off=int(values["percent_off"]) if values.get("percent_off", "").isdecimal() else None,
         gift=values.get("gift", ""),
-        valid_days=int(values["valid_days"]) if values.get("valid_days", "").isdigit() else None,
-        stock=int(values["stock"]) if values.get("stock", "").isdigit() else None,
+        valid_days=int(values["valid_days"]) if values.get("valid_days", "").isdecimal() else None,
+        stock=int(values["stock"]) if values.get("stock", "").isdecimal() else None,
         points_price=_points_price(values.get("points_price", "")),
     )
     return _("Coupon template saved.")
@@ -172,7 +172,7 @@ def _add_coupon(actor: Any, values: dict[str, str]) -> str:
 
 def _points_price(raw: str) -> Any:
     text = raw.strip()
-    return None if not text else int(text) if text.isdigit() else text  # the service reports a bad one
+    return None if not text else int(text) if text.isdecimal() else text  # the service reports a bad one
 
 
 def _toggle_coupon(actor: Any, values: dict[str, str]) -> str:
@@ -182,7 +182,7 @@ def _toggle_coupon(actor: Any, values: dict[str, str]) -> str:
 
 def _id(values: dict[str, str]) -> int:
     raw = values.get("id", "")
-    if not raw.isdigit():
+    if not raw.isdecimal():
         raise Http404
     return int(raw)
 
@@ -247,7 +247,7 @@ def member_adjust(request: HttpRequest, member_id: int) -> HttpResponse:
 def member_exchange(request: HttpRequest, member_id: int) -> HttpResponse:
     template = request.POST.get("template", "")
     key = request.POST.get("request_key", "")
-    if template.isdigit() and key:
+    if template.isdecimal() and key:
         try:
             coupon_exchange(
                 actor=request.user, member_id=member_id, template_id=int(template), idempotency_key=f"console:{key}"
@@ -282,7 +282,7 @@ def member_topup(request: HttpRequest, member_id: int) -> HttpResponse:
     member = selectors.member_access_by_id(actor=request.user, member_id=member_id)
     plan = request.POST.get("plan", "")
     key = request.POST.get("request_key", "")  # a hidden per-form token: a double click tops up once
-    if plan.isdigit() and key:
+    if plan.isdecimal() and key:
         topup_by_plan(actor=request.user, member_id=member.pk, plan_id=int(plan), idempotency_key=f"console:{key}")
         messages.success(request, _("Topped up."))
     return redirect("console:member-ledger", member_id=member.pk)
@@ -294,7 +294,7 @@ def member_coupon(request: HttpRequest, member_id: int) -> HttpResponse:
     member = selectors.member_access_by_id(actor=request.user, member_id=member_id)
     template = request.POST.get("template", "")
     key = request.POST.get("request_key", "")
-    if template.isdigit() and key:
+    if template.isdecimal() and key:
         coupon_issue(
             template_id=int(template), member_id=member.pk, idempotency_key=f"console:{key}", actor=request.user
         )

@@ -123,7 +123,7 @@ def _member_form(request: HttpRequest, member: Member | None) -> HttpResponse:
 @_guarded("members.member.update")
 def member_tag(request: HttpRequest, member_id: int) -> HttpResponse:
     tag_id = request.POST.get("tag", "")
-    if tag_id.isdigit():
+    if tag_id.isdecimal():
         if request.POST.get("remove"):
             tags.tag_remove(actor=request.user, member_id=member_id, tag_id=int(tag_id))
         else:
@@ -174,15 +174,15 @@ def field_list(request: HttpRequest) -> HttpResponse:
                     actor=request.user, **{name: request.POST.get(name, "") for name in stats.LIFECYCLE_FIELDS}
                 )
                 messages.success(request, _("Lifecycle thresholds saved."))
-            elif action == "rename" and field_id.isdigit():
+            elif action == "rename" and field_id.isdecimal():
                 custom_fields.custom_field_update(
                     actor=request.user, field_id=int(field_id), label=request.POST.get("label", "")
                 )
-            elif action in ("archive", "restore") and field_id.isdigit():
+            elif action in ("archive", "restore") and field_id.isdecimal():
                 custom_fields.custom_field_set_archived(
                     actor=request.user, field_id=int(field_id), archived=action == "archive"
                 )
-            elif action in ("up", "down") and field_id.isdigit():
+            elif action in ("up", "down") and field_id.isdecimal():
                 ids = list(custom_fields.custom_field_list(include_archived=True).values_list("pk", flat=True))
                 index = ids.index(int(field_id))
                 other = index - 1 if action == "up" else index + 1
@@ -210,7 +210,7 @@ def segment_page(request: HttpRequest) -> HttpResponse:
     saved = segments.segment_list(actor=request.user)
     selected = request.GET.get("segment", "")
     rule_text = request.POST.get("rule") or ""
-    if not rule_text and selected.isdigit():
+    if not rule_text and selected.isdecimal():
         rule_text = json.dumps(
             segments.segment_get(actor=request.user, segment_id=int(selected)).rule, ensure_ascii=False, indent=2
         )
@@ -234,7 +234,7 @@ def segment_page(request: HttpRequest) -> HttpResponse:
                 if action == "save":
                     segments.segment_save(actor=request.user, name=context["name"], rule=rule)
                     messages.success(request, _("Segment saved."))
-                elif action == "tag" and request.POST.get("tag", "").isdigit():
+                elif action == "tag" and request.POST.get("tag", "").isdecimal():
                     count = tags.tag_segment(actor=request.user, tag_id=int(request.POST["tag"]), rule=rule)
                     messages.success(request, _("Tagged %(n)d members.") % {"n": count})
                 elif action == "auto_tag":

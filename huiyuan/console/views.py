@@ -217,7 +217,7 @@ def apikey_list(request: HttpRequest) -> HttpResponse:
         context.update(values={"name": name, "store": store}, selected_scopes=scopes)
         try:
             issued = apikeys.api_key_create(
-                actor=request.user, name=name, scopes=scopes, store_id=int(store) if store.isdigit() else None
+                actor=request.user, name=name, scopes=scopes, store_id=int(store) if store.isdecimal() else None
             )
         except ValidationFailed as exc:
             context.update(error_context(exc))

@@ -37,11 +37,14 @@ def _decimal(raw: Any, field: str, errors: Errors, *, low: Decimal, high: Decima
 
 
 def _int(raw: Any, field: str, errors: Errors, *, low: int, high: int, message: str) -> int | None:
-    text = str(raw).strip()
-    if not text.lstrip("-").isdigit() or not low <= int(text) <= high:
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
         errors[field] = [message]
         return None
-    return int(text)
+    return value
 
 
 def _choice(raw: Any, field: str, errors: Errors, choices: list[str]) -> str | None:
@@ -172,10 +175,10 @@ def loyalty_settings_update(*, actor: Any, data: dict[str, Any]) -> LoyaltySetti
 def _rule_match(kind: str, raw: Any, errors: Errors) -> str:
     text = str(raw or "").strip()
     if kind == EarnRule.Kind.TIER:
-        if not text.isdigit() or not Tier.objects.filter(pk=int(text)).exists():
+        if not text.isdecimal() or not Tier.objects.filter(pk=int(text)).exists():
             errors["match"] = [_("Choose a tier.")]
     elif kind == EarnRule.Kind.STORE:
-        if not text.isdigit() or not Store.objects.filter(pk=int(text)).exists():
+        if not text.isdecimal() or not Store.objects.filter(pk=int(text)).exists():
             errors["match"] = [_("Choose a store.")]
     elif kind == EarnRule.Kind.CATEGORY:
         if not text or len(text) > 64:
@@ -222,9 +225,9 @@ def earn_rule_labels(rules: list[EarnRule]) -> dict[int, str]:
     for rule in rules:
         match = rule.match
         if rule.kind == EarnRule.Kind.TIER:
-            label = tiers.get(int(match), match) if match.isdigit() else match
+            label = tiers.get(int(match), match) if match.isdecimal() else match
         elif rule.kind == EarnRule.Kind.STORE:
-            label = stores.get(int(match), match) if match.isdigit() else match
+            label = stores.get(int(match), match) if match.isdecimal() else match
         elif rule.kind == EarnRule.Kind.WEEKDAY:
             label = weekdays.get(match, match)
         else:

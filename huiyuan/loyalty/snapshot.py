@@ -93,7 +93,7 @@ def _member_filter(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     if not isinstance(ref, dict):
         return "false", {}
     if ref.get("id") not in (None, ""):
-        return ("id = %(member_id)s", {"member_id": int(ref["id"])}) if str(ref["id"]).isdigit() else ("false", {})
+        return ("id = %(member_id)s", {"member_id": int(ref["id"])}) if str(ref["id"]).isdecimal() else ("false", {})
     if ref.get("card_no") not in (None, ""):
         return "card_no = %(card_no)s", {"card_no": str(ref["card_no"]).strip()}
     if ref.get("phone") not in (None, ""):
@@ -112,7 +112,7 @@ def load_snapshot(data: dict[str, Any], *, lock: bool, now: datetime) -> Snapsho
     store_ref = str(data.get("store") or "").strip()
     params |= {
         "store": store_ref,
-        "store_id": int(store_ref) if store_ref.isdigit() else None,
+        "store_id": int(store_ref) if store_ref.isdecimal() else None,
         "order_no": str(data.get("order_no") or "").strip(),
         "now": now,
     }

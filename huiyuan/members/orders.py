@@ -54,7 +54,7 @@ def _money(raw: Any, field: str, errors: dict[str, list[str]], *, allow_zero: bo
 
 def find_member(*, member_id: Any = None, phone: Any = None, card_no: Any = None) -> Member | None:
     if member_id not in (None, ""):
-        return Member.objects.filter(pk=member_id).first() if str(member_id).isdigit() else None
+        return Member.objects.filter(pk=member_id).first() if str(member_id).isdecimal() else None
     if card_no not in (None, ""):
         return Member.objects.filter(card_no=str(card_no).strip()).first()
     if phone not in (None, ""):
@@ -70,7 +70,7 @@ def find_store(ref: Any) -> Store | None:
         return None
     text = str(ref).strip()
     store = Store.objects.filter(code__iexact=text).first()
-    if store is None and text.isdigit():
+    if store is None and text.isdecimal():
         store = Store.objects.filter(pk=int(text)).first()
     return store
 
@@ -319,7 +319,7 @@ def _apply_line_refunds(order: Order, lines: list[dict[str, Any]], total: Decima
     by_id = {line.pk: line for line in order.lines.select_for_update()}
     for index, raw in enumerate(lines):
         line_id = raw.get("line_id")
-        line = by_id.get(int(str(line_id))) if str(line_id).isdigit() else None
+        line = by_id.get(int(str(line_id))) if str(line_id).isdecimal() else None
         if line is None:
             errors[f"lines[{index}].line_id"] = [_("Not a line of this order.")]
             continue

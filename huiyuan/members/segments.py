@@ -289,7 +289,7 @@ class _Compiler:
 def _tag_ids(refs: list[Any]) -> list[int]:
     ids = []
     for ref in refs:
-        tag = Tag.objects.filter(pk=ref).first() if isinstance(ref, int) or str(ref).isdigit() else None
+        tag = Tag.objects.filter(pk=ref).first() if isinstance(ref, int) or str(ref).isdecimal() else None
         tag = tag or Tag.objects.filter(name=str(ref)).first()
         if tag is None:
             raise ValueError(ref)

@@ -23,7 +23,7 @@ def member_list(*, actor: Any, search: str = "", store_id: int | None = None) ->
         try:
             match |= Q(phone=normalize_phone(search))
         except InvalidPhone:
-            if search.isdigit() and len(search) >= 4:
+            if search.isdecimal() and len(search) >= 4:
                 match |= Q(phone__endswith=search)
         qs = qs.filter(match)
     return qs.order_by("-id")

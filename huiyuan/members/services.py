@@ -142,7 +142,7 @@ def clean_core(
             if raw in (None, ""):
                 cleaned["home_store_id"] = None
                 continue
-            store = Store.objects.filter(pk=raw).first() if str(raw).isdigit() else None
+            store = Store.objects.filter(pk=raw).first() if str(raw).isdecimal() else None
             if store is None or not in_scope(actor, store):
                 fail("home_store", _("Unknown store."))
             else:

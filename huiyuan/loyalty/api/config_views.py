@@ -188,7 +188,7 @@ class MemberCouponExchangeView(TenantAPIView):
     def post(self, request: Request, member_id: int) -> Response:
         data = _body(request)
         template_id = data.get("template_id")
-        if not str(template_id or "").isdigit():
+        if not str(template_id or "").isdecimal():
             raise ValidationFailed(fields={"template_id": [_("Choose a coupon that can be exchanged for points.")]})
         coupon = adjustments.coupon_exchange(
             actor=request.user,

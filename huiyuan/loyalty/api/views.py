@@ -82,7 +82,7 @@ class MemberTopUpView(TenantAPIView):
         member = member_access_by_id(actor=request.user, member_id=member_id)
         data = _body(request)
         plan_id = data.get("plan_id")
-        if not str(plan_id or "").isdigit():
+        if not str(plan_id or "").isdecimal():
             raise ValidationFailed(fields={"plan_id": [_("Choose a top-up plan.")]})
         result = topup_by_plan(
             actor=request.user, member_id=member.pk, plan_id=int(str(plan_id)), idempotency_key=f"topup:{key}"

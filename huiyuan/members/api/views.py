@@ -95,7 +95,7 @@ class MemberListView(TenantAPIView):
         qs = selectors.member_list(
             actor=request.user,
             search=request.query_params.get("search", ""),
-            store_id=int(store) if store and store.isdigit() else None,
+            store_id=int(store) if store and store.isdecimal() else None,
         ).prefetch_related("member_tags__tag")
         return paginate(self, request, qs, MemberSerializer)
 
@@ -248,7 +248,7 @@ class OrderListView(TenantAPIView):
 
         qs = filter_queryset(request.user, "members.member.view", Order.objects.select_related("store"))
         member = request.query_params.get("member")
-        if member and member.isdigit():
+        if member and member.isdecimal():
             qs = qs.filter(member_id=selectors.member_access_by_id(actor=request.user, member_id=int(member)).pk)
         return paginate(self, request, qs.prefetch_related("lines"), OrderSerializer)
 

@@ -150,7 +150,7 @@ class AuditListView(TenantAPIView):
         qs = audit.audit_list(
             actor=request.user,
             action=p.get("action", ""),
-            actor_id=int(actor_id) if actor_id and actor_id.isdigit() else None,
+            actor_id=int(actor_id) if actor_id and actor_id.isdecimal() else None,
             object_type=p.get("object_type", ""),
             object_id=p.get("object_id", ""),
             since=parse_datetime(p["since"]) if p.get("since") else None,

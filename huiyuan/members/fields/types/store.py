@@ -24,7 +24,7 @@ class StoreReferenceField(FieldType):
 
         text = str(int(raw)) if isinstance(raw, float) and raw.is_integer() else str(raw).strip()
         store = Store.objects.filter(code__iexact=text).first() or Store.objects.filter(name=text).first()
-        if store is None and text.isdigit():
+        if store is None and text.isdecimal():
             store = Store.objects.filter(pk=int(text)).first()
         if store is None:
             raise FieldValueError(_("No store with this code or name."))
