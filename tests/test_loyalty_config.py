@@ -390,3 +390,11 @@ def test_a_double_clicked_adjustment_credits_once(committed: dict[str, World]) -
             Member.objects.filter(pk=alpha.member_a.pk).update(points_balance=0)
         OutboxEvent.objects.filter(tenant_schema=alpha.tenant.schema_name).delete()
         connection.set_schema_to_public()
+
+
+def test_ledger_writes_refuse_an_idempotency_key_too_long_for_the_ledger(alpha: World) -> None:
+    url = f"/api/v1/members/{alpha.member_a.pk}/points-adjustments"
+    long = api(alpha, "manager_a").post(
+        url, {"amount": 1, "reason": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="k" * 101
+    )
+    assert long.status_code == 400 and "Idempotency-Key" in long.json()["error"]["fields"]

@@ -47,14 +47,20 @@ def _claim(*, principal: str, key: str, request: Request, request_hash: str) -> 
         return cursor.fetchone() is not None
 
 
-def run_idempotently(request: Request, handler: Callable[[], Response], *, required: bool = False) -> HttpResponseBase:
+def idempotency_key(request: Request, *, required: bool = False, max_length: int = MAX_KEY_LENGTH) -> str:
+    """The request's ``Idempotency-Key`` ("" when absent and not required), checked."""
     key = request.headers.get(HEADER, "").strip()
+    if not key and required:
+        raise ValidationFailed(fields={HEADER: [str(_("This header is required for this endpoint."))]})
+    if len(key) > max_length:
+        raise ValidationFailed(fields={HEADER: [str(_("At most %(n)d characters.") % {"n": max_length})]})
+    return key
+
+
+def run_idempotently(request: Request, handler: Callable[[], Response], *, required: bool = False) -> HttpResponseBase:
+    key = idempotency_key(request, required=required)
     if not key:
-        if required:
-            raise ValidationFailed(fields={HEADER: [str(_("This header is required for this endpoint."))]})
         return handler()
-    if len(key) > MAX_KEY_LENGTH:
-        raise ValidationFailed(fields={HEADER: [str(_("At most 200 characters."))]})
     principal = principal_id(request.user)
     request_hash = _request_hash(request)
     with transaction.atomic():

@@ -18,7 +18,7 @@ from huiyuan.platform.errors import ValidationFailed
 from .. import adjustments, config
 from ..ledger import loyalty_settings
 from ..models import EarnRule, PointsAdjustment, Tier
-from .views import _body
+from .views import _body, _ledger_key
 
 READ, WRITE = "loyalty.order.create", "loyalty.config.manage"
 
@@ -122,13 +122,6 @@ def _adjustment(adjustment: PointsAdjustment) -> dict[str, Any]:
     }
 
 
-def _required_key(request: Request) -> str:
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if not key:
-        raise ValidationFailed(fields={"Idempotency-Key": [_("This header is required for this endpoint.")]})
-    return key
-
-
 class MemberPointsAdjustmentView(TenantAPIView):
     """Correct a member's points by hand with a reason (``Idempotency-Key`` required). 201 when
     applied; 202 when it is above the approval threshold and waits for a second person."""
@@ -142,7 +135,7 @@ class MemberPointsAdjustmentView(TenantAPIView):
             member_id=member_id,
             amount=data.get("amount", ""),
             reason=str(data.get("reason") or ""),
-            idempotency_key=f"api:{_required_key(request)}",
+            idempotency_key=f"api:{_ledger_key(request)}",
         )
         applied = adjustment.status == PointsAdjustment.Status.APPLIED
         return Response(
@@ -194,7 +187,7 @@ class MemberCouponExchangeView(TenantAPIView):
             actor=request.user,
             member_id=member_id,
             template_id=int(str(template_id)),
-            idempotency_key=f"api:{_required_key(request)}",
+            idempotency_key=f"api:{_ledger_key(request)}",
         )
         body = {
             "coupon_id": coupon.pk,

@@ -13,6 +13,7 @@ from huiyuan.members.api.serializers import OrderSerializer, RefundSerializer
 from huiyuan.members.models import Order
 from huiyuan.platform.api.base import TenantAPIView
 from huiyuan.platform.errors import ValidationFailed
+from huiyuan.platform.idempotency import idempotency_key
 
 from .. import checkout, refunds
 
@@ -21,6 +22,12 @@ def _body(request: Request) -> dict[str, Any]:
     if not isinstance(request.data, dict):
         raise ValidationFailed(fields={"body": [_("Send a JSON object.")]})
     return dict(request.data)
+
+
+def _ledger_key(request: Request) -> str:
+    """The required ``Idempotency-Key`` of a write that goes straight to a ledger: ledger keys hold
+    120 characters, prefixed by the kind of write."""
+    return idempotency_key(request, required=True, max_length=100)
 
 
 class CheckoutQuoteView(TenantAPIView):
@@ -76,9 +83,7 @@ class MemberTopUpView(TenantAPIView):
 
         from ..stored_value import topup_by_plan
 
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if not key:
-            raise ValidationFailed(fields={"Idempotency-Key": [_("This header is required for this endpoint.")]})
+        key = _ledger_key(request)
         member = member_access_by_id(actor=request.user, member_id=member_id)
         data = _body(request)
         plan_id = data.get("plan_id")
