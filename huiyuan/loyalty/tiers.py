@@ -10,21 +10,13 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import Q
 from django.utils import timezone
 
-from huiyuan.members.models import Member, Order
+from huiyuan.members.models import Member
 from huiyuan.platform.events.services import events_record
 
 from .models import LoyaltySettings, Tier, TierChange
-
-
-def qualifying_spend(member_id: int, tier: Tier | None, now: datetime) -> Decimal:
-    orders = Order.objects.filter(member_id=member_id)
-    if tier is not None and tier.window_days:
-        orders = orders.filter(paid_at__gte=now - timedelta(days=tier.window_days))
-    total = orders.aggregate(s=Sum(F("paid_amount") - F("refunded_amount")))["s"]
-    return total or Decimal(0)
 
 
 def best_tier(tiers: Iterable[Tier], spend_for: Callable[[Tier], Decimal]) -> tuple[Tier | None, Decimal]:
@@ -35,17 +27,6 @@ def best_tier(tiers: Iterable[Tier], spend_for: Callable[[Tier], Decimal]) -> tu
         if spend >= tier.threshold_spend:
             best = (tier, spend)
     return best
-
-
-def eligible_tier(member_id: int, now: datetime, tiers: list[Tier] | None = None) -> tuple[Tier | None, Decimal]:
-    spend_by_window: dict[int | None, Decimal] = {}  # tiers usually share one window: one query
-
-    def spend_for(tier: Tier) -> Decimal:
-        if tier.window_days not in spend_by_window:
-            spend_by_window[tier.window_days] = qualifying_spend(member_id, tier, now)
-        return spend_by_window[tier.window_days]
-
-    return best_tier(tiers if tiers is not None else Tier.objects.all(), spend_for)
 
 
 def tier_review(
