@@ -71,6 +71,7 @@ class Quote:
     points_to_earn: int
     max_points_usable: int
     settings: LoyaltySettings
+    store_id: int
 
     @property
     def paid(self) -> Decimal:
@@ -116,6 +117,7 @@ def _decimal(raw: Any, field: str) -> Decimal:
 def _price(data: dict[str, Any], snap: Snapshot, *, paid_at: datetime) -> Quote:
     """Work out every discount and option for a basket from what ``load_snapshot`` read."""
     settings, member = snap.settings, snap.member
+    store_id = snap.store.pk if snap.store else 0
     lines = data.get("lines") or []
     gross = (
         sum((_decimal(line.get("amount"), f"lines[{i}].amount") for i, line in enumerate(lines)), Decimal(0))
@@ -158,7 +160,7 @@ def _price(data: dict[str, Any], snap: Snapshot, *, paid_at: datetime) -> Quote:
     if member is not None and after_points > 0:
         points_to_earn = points_for_order(
             member=member,
-            store_id=snap.store.pk if snap.store else 0,
+            store_id=store_id,
             paid_at=paid_at,
             lines=_line_shares(lines, gross, after_points),
             settings=settings,
@@ -177,6 +179,7 @@ def _price(data: dict[str, Any], snap: Snapshot, *, paid_at: datetime) -> Quote:
         points_to_earn,
         max_points,
         settings,
+        store_id,
     )
 
 
@@ -191,19 +194,12 @@ def checkout_quote(*, actor: Any, data: dict[str, Any]) -> Quote:
 def checkout_options(*, actor: Any, data: dict[str, Any]) -> dict[str, Any]:
     """What the POS shows before paying: the quote, the member's tier and every unused coupon
     with what it would take off this basket (or why it cannot be used)."""
-    check_permission(actor, "loyalty.order.create")
-    snap = load_snapshot(data, lock=False, now=timezone.now())
-    _check_refs(actor, data, snap)
-    quote = _price(data, snap, paid_at=_paid_at(data))
+    quote = checkout_quote(actor=actor, data=data)
     answer = quote.as_dict()
-    member = snap.member
+    member = quote.member
     answer["tier"] = {"id": member.tier.pk, "name": member.tier.name} if member and member.tier else None
     answer["coupons"] = (
-        coupon_options(
-            member_id=member.pk,
-            store_id=snap.store.pk if snap.store else 0,
-            order_amount=quote.gross - quote.tier_discount,
-        )
+        coupon_options(member_id=member.pk, store_id=quote.store_id, order_amount=quote.gross - quote.tier_discount)
         if member is not None
         else []
     )
