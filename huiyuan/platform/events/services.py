@@ -28,25 +28,18 @@ logger = logging.getLogger(__name__)
 def event_record(
     event_type: str, payload: dict[str, Any], *, aggregate_type: str = "", aggregate_id: Any = ""
 ) -> OutboxEvent:
-    schema = current_schema()
-    if schema == PUBLIC_SCHEMA:
-        raise TenantContextMissing(f"event {event_type} recorded outside a tenant")
-    event = OutboxEvent.objects.create(
-        tenant_schema=schema,
-        event_type=event_type,
-        payload=payload,
-        aggregate_type=aggregate_type,
-        aggregate_id=str(aggregate_id),
-    )
-    publish_after_commit([event.pk])
-    return event
+    return _record(event_type, [(aggregate_type, aggregate_id, payload)])[0]
 
 
 def events_record(event_type: str, events: list[tuple[str, Any, dict[str, Any]]]) -> list[int]:
     """Record many events of one type at once: ``(aggregate_type, aggregate_id, payload)`` each."""
+    return [row.pk for row in _record(event_type, events)]
+
+
+def _record(event_type: str, events: list[tuple[str, Any, dict[str, Any]]]) -> list[OutboxEvent]:
     schema = current_schema()
     if schema == PUBLIC_SCHEMA:
-        raise TenantContextMissing(f"events {event_type} recorded outside a tenant")
+        raise TenantContextMissing(f"event {event_type} recorded outside a tenant")
     rows = OutboxEvent.objects.bulk_create(
         OutboxEvent(
             tenant_schema=schema,
@@ -57,9 +50,8 @@ def events_record(event_type: str, events: list[tuple[str, Any, dict[str, Any]]]
         )
         for aggregate_type, aggregate_id, payload in events
     )
-    ids = [row.pk for row in rows]
-    publish_after_commit(ids)
-    return ids
+    publish_after_commit([row.pk for row in rows])
+    return rows
 
 
 def publish_after_commit(event_ids: list[int]) -> None:
