@@ -143,3 +143,40 @@ def api(world: World, persona: str | None = None) -> APIClient:
 def public_api() -> APIClient:
     with schema_context("public"):
         return APIClient(HTTP_HOST="localhost")
+
+
+def undo_committed_loyalty(world: World, member_id: int, *, order_prefix: str | None = None) -> None:
+    """After a test that committed for real (threads, workers): remove the loyalty entries, the
+    orders starting with ``order_prefix`` and the events, and put the member back as built."""
+    from huiyuan.loyalty.models import (
+        LoyaltySettings,
+        PointsAdjustment,
+        PointsEntry,
+        PointsLot,
+        PointsLotMovement,
+        StoredValueEntry,
+    )
+    from huiyuan.members.models import Order
+    from huiyuan.platform.events.models import OutboxEvent
+
+    with tenant_context(world.tenant):
+        PointsAdjustment.objects.all().delete()
+        PointsLotMovement.objects.all().delete()
+        PointsLot.objects.all().delete()
+        PointsEntry.objects.all().delete()
+        StoredValueEntry.objects.all().delete()
+        LoyaltySettings.objects.all().delete()
+        if order_prefix:
+            Order.objects.filter(order_no__startswith=order_prefix).delete()
+        Member.objects.filter(pk=member_id).update(
+            points_balance=0,
+            stored_principal=0,
+            stored_bonus=0,
+            order_count=0,
+            total_spend=0,
+            first_purchase_at=None,
+            last_purchase_at=None,
+            lifecycle="prospect",
+        )
+    OutboxEvent.objects.filter(tenant_schema=world.tenant.schema_name).delete()
+    connection.set_schema_to_public()

@@ -24,7 +24,7 @@ from huiyuan.loyalty.tiers import tier_review
 from huiyuan.members.models import Member, Order
 from huiyuan.platform.events.models import OutboxEvent
 
-from .conftest import World, api
+from .conftest import World, api, undo_committed_loyalty
 
 
 @pytest.fixture
@@ -234,24 +234,7 @@ def test_fifty_concurrent_duplicate_checkouts_write_one_set_of_entries(committed
             assert PointsEntry.objects.filter(idempotency_key="order:DUP-1:earn").count() == 1
             assert Member.objects.get(pk=member_id).points_balance == 300
     finally:
-        with tenant_context(alpha.tenant):
-            from huiyuan.loyalty.models import LoyaltySettings, PointsLot, PointsLotMovement
-
-            PointsLotMovement.objects.all().delete()
-            PointsLot.objects.all().delete()
-            PointsEntry.objects.all().delete()
-            LoyaltySettings.objects.all().delete()
-            Order.objects.filter(order_no="DUP-1").delete()
-            Member.objects.filter(pk=member_id).update(
-                points_balance=0,
-                order_count=0,
-                total_spend=0,
-                first_purchase_at=None,
-                last_purchase_at=None,
-                lifecycle="prospect",
-            )
-        OutboxEvent.objects.filter(tenant_schema=alpha.tenant.schema_name).delete()
-        connection.set_schema_to_public()
+        undo_committed_loyalty(alpha, member_id, order_prefix="DUP-1")
 
 
 @pytest.mark.slow
@@ -290,24 +273,7 @@ def test_concurrent_orders_of_one_member_all_count(committed: dict[str, World]) 
             assert member.points_balance == sum(10 + n for n in range(20))
             assert reconcile() == []
     finally:
-        with tenant_context(alpha.tenant):
-            from huiyuan.loyalty.models import LoyaltySettings, PointsLot, PointsLotMovement
-
-            PointsLotMovement.objects.all().delete()
-            PointsLot.objects.all().delete()
-            PointsEntry.objects.all().delete()
-            LoyaltySettings.objects.all().delete()
-            Order.objects.filter(order_no__startswith="SAME-").delete()
-            Member.objects.filter(pk=member_id).update(
-                points_balance=0,
-                order_count=0,
-                total_spend=0,
-                first_purchase_at=None,
-                last_purchase_at=None,
-                lifecycle="prospect",
-            )
-        OutboxEvent.objects.filter(tenant_schema=alpha.tenant.schema_name).delete()
-        connection.set_schema_to_public()
+        undo_committed_loyalty(alpha, member_id, order_prefix="SAME-")
 
 
 def test_prepared_checkout_statements_follow_the_tenant_on_one_connection(alpha: World, beta: World) -> None:

@@ -32,7 +32,7 @@ from huiyuan.platform.events.models import OutboxEvent
 from huiyuan.platform.models import AuditEntry
 from huiyuan.platform.tenancy import tenant_timezone
 
-from .conftest import World, api
+from .conftest import World, api, undo_committed_loyalty
 
 
 def order(world: World, no: str, amount: str = "100.00", **extra: Any) -> dict[str, Any]:
@@ -359,7 +359,6 @@ def test_a_double_clicked_adjustment_credits_once(committed: dict[str, World]) -
     from django_tenants.utils import tenant_context
 
     from huiyuan.loyalty.adjustments import points_adjust
-    from huiyuan.loyalty.models import LoyaltySettings, PointsAdjustment, PointsLot, PointsLotMovement
 
     alpha = committed["alpha"]
     outcomes: list[Any] = []
@@ -391,15 +390,7 @@ def test_a_double_clicked_adjustment_credits_once(committed: dict[str, World]) -
         with tenant_context(alpha.tenant):
             assert Member.objects.get(pk=alpha.member_a.pk).points_balance == 100
     finally:
-        with tenant_context(alpha.tenant):
-            PointsAdjustment.objects.all().delete()
-            PointsLotMovement.objects.all().delete()
-            PointsLot.objects.all().delete()
-            PointsEntry.objects.all().delete()
-            LoyaltySettings.objects.all().delete()
-            Member.objects.filter(pk=alpha.member_a.pk).update(points_balance=0)
-        OutboxEvent.objects.filter(tenant_schema=alpha.tenant.schema_name).delete()
-        connection.set_schema_to_public()
+        undo_committed_loyalty(alpha, alpha.member_a.pk)
 
 
 def test_ledger_writes_refuse_an_idempotency_key_too_long_for_the_ledger(alpha: World) -> None:

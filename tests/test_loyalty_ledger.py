@@ -26,11 +26,11 @@ from huiyuan.loyalty.ledger import (
     stored_value_spend,
     stored_value_topup,
 )
-from huiyuan.loyalty.models import LoyaltySettings, PointsEntry, PointsLot, StoredValueEntry
+from huiyuan.loyalty.models import LoyaltySettings, PointsEntry, PointsLot
 from huiyuan.members.models import Member
 from huiyuan.platform.events.models import OutboxEvent
 
-from .conftest import World
+from .conftest import World, undo_committed_loyalty
 
 
 def balance(member_id: int) -> tuple[int, Decimal, Decimal]:
@@ -191,17 +191,7 @@ def test_fifty_concurrent_spends_of_a_balance_that_covers_one(committed: dict[st
             assert balance(member_id) == (40, Decimal("20.00"), Decimal("0.00"))
             assert reconcile() == []
     finally:
-        with tenant_context(alpha.tenant):
-            from huiyuan.loyalty.models import PointsLotMovement
-
-            PointsLotMovement.objects.all().delete()
-            PointsLot.objects.all().delete()
-            PointsEntry.objects.all().delete()
-            StoredValueEntry.objects.all().delete()
-            LoyaltySettings.objects.all().delete()
-            Member.objects.filter(pk=member_id).update(points_balance=0, stored_principal=0, stored_bonus=0)
-        OutboxEvent.objects.filter(tenant_schema=alpha.tenant.schema_name).delete()
-        connection.set_schema_to_public()
+        undo_committed_loyalty(alpha, member_id)
 
 
 OPERATIONS = st.lists(
