@@ -4,6 +4,7 @@ tier window and any order already recorded under the number (decision record 004
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -104,6 +105,17 @@ def _member_filter(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return "false", {}
 
 
+@functools.cache
+def _snapshot_sql(member_filter: str, lock: bool) -> str:
+    """A handful of texts (by the member reference's kind, locked or not), built once per process."""
+    return _SNAPSHOT_SQL.format(
+        columns=", ".join(_MEMBER_COLUMNS),
+        member_filter=member_filter,
+        lock="FOR UPDATE" if lock else "",
+        m_columns=", ".join(f"m.{c}" for c in _MEMBER_COLUMNS),
+    )
+
+
 def load_snapshot(data: dict[str, Any], *, lock: bool, now: datetime) -> Snapshot:
     """One round trip for everything checkout needs to price and record an order. With ``lock``
     the member row stays locked until the transaction ends, so concurrent orders, spends and
@@ -116,13 +128,7 @@ def load_snapshot(data: dict[str, Any], *, lock: bool, now: datetime) -> Snapsho
         "order_no": str(data.get("order_no") or "").strip(),
         "now": now,
     }
-    sql = _SNAPSHOT_SQL.format(
-        columns=", ".join(_MEMBER_COLUMNS),
-        member_filter=member_filter,
-        lock="FOR UPDATE" if lock else "",
-        m_columns=", ".join(f"m.{c}" for c in _MEMBER_COLUMNS),
-    )
-    row = fetch_one_prepared(sql, params)
+    row = fetch_one_prepared(_snapshot_sql(member_filter, lock), params)
     assert row is not None
     settings, member_settings, tiers, rules = _configuration(row[:4])
     store_row, order_row, spend = map(_json, row[4:7])
