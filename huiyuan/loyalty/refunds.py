@@ -7,6 +7,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from huiyuan.members.models import Member, Order
@@ -48,15 +50,14 @@ def checkout_refund(
         share = order.refunded_amount / paid if paid else Decimal(1)  # cumulative share refunded
         key = f"refund:{refund_no}"
         earned = int(benefits.get("points_earned") or 0)
-        already_clawed = -sum(
-            PointsEntry.objects.filter(
-                member_id=member_id,
-                kind=PointsEntry.Kind.REVERSE,
-                cause="refund",
-                cause_id=order.order_no,
-                amount__lt=0,
-            ).values_list("amount", flat=True)
+        # What earlier refunds of this order took back (negative) and gave back (positive).
+        reversed_so_far = PointsEntry.objects.filter(
+            member_id=member_id, kind=PointsEntry.Kind.REVERSE, cause="refund", cause_id=order.order_no
+        ).aggregate(
+            clawed=Coalesce(Sum("amount", filter=Q(amount__lt=0)), 0),
+            returned=Coalesce(Sum("amount", filter=Q(amount__gt=0)), 0),
         )
+        already_clawed = -reversed_so_far["clawed"]
         claw = int((earned * share).to_integral_value(rounding=ROUND_HALF_UP)) - already_clawed
         if claw > 0:
             # Points already spent cannot be taken back below zero: take what is left.
@@ -74,16 +75,7 @@ def checkout_refund(
                     kind=PointsEntry.Kind.REVERSE,
                 )
         used = int(benefits.get("points_used") or 0)
-        already_returned = sum(
-            PointsEntry.objects.filter(
-                member_id=member_id,
-                kind=PointsEntry.Kind.REVERSE,
-                cause="refund",
-                cause_id=order.order_no,
-                amount__gt=0,
-            ).values_list("amount", flat=True)
-        )
-        give_back = int((used * share).to_integral_value(rounding=ROUND_HALF_UP)) - already_returned
+        give_back = int((used * share).to_integral_value(rounding=ROUND_HALF_UP)) - reversed_so_far["returned"]
         if give_back > 0:
             restore_points(
                 member_id=member_id,
