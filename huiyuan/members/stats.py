@@ -39,22 +39,18 @@ def lifecycle_for(
     return Lifecycle.LOST
 
 
-LIFECYCLE_SQL = """
-UPDATE {table} SET lifecycle = CASE
-    WHEN last_purchase_at IS NULL THEN 'prospect'
-    WHEN first_purchase_at >= %(now)s - make_interval(days => %(new)s) THEN 'new'
-    WHEN last_purchase_at >= %(now)s - make_interval(days => %(active)s) THEN 'active'
-    WHEN last_purchase_at >= %(now)s - make_interval(days => %(at_risk)s) THEN 'at_risk'
-    WHEN last_purchase_at >= %(now)s - make_interval(days => %(dormant)s) THEN 'dormant'
-    ELSE 'lost' END
-WHERE lifecycle IS DISTINCT FROM CASE
-    WHEN last_purchase_at IS NULL THEN 'prospect'
-    WHEN first_purchase_at >= %(now)s - make_interval(days => %(new)s) THEN 'new'
-    WHEN last_purchase_at >= %(now)s - make_interval(days => %(active)s) THEN 'active'
-    WHEN last_purchase_at >= %(now)s - make_interval(days => %(at_risk)s) THEN 'at_risk'
-    WHEN last_purchase_at >= %(now)s - make_interval(days => %(dormant)s) THEN 'dormant'
-    ELSE 'lost' END
-"""
+def _lifecycle_case(first: str, last: str) -> str:
+    """``lifecycle_for`` as SQL, over the given first and last purchase columns."""
+    return f"""CASE
+        WHEN {last} IS NULL THEN 'prospect'
+        WHEN {first} >= %(now)s - make_interval(days => %(new)s) THEN 'new'
+        WHEN {last} >= %(now)s - make_interval(days => %(active)s) THEN 'active'
+        WHEN {last} >= %(now)s - make_interval(days => %(at_risk)s) THEN 'at_risk'
+        WHEN {last} >= %(now)s - make_interval(days => %(dormant)s) THEN 'dormant'
+        ELSE 'lost' END"""
+
+
+LIFECYCLE_SQL = "UPDATE {table} SET lifecycle = {case} WHERE lifecycle IS DISTINCT FROM {case}"
 
 # Quintiles over members who bought at least once; ties share a score (ntile on ranks would split
 # them arbitrarily). 5 = most recent / most frequent / highest spend.
@@ -89,7 +85,8 @@ def stats_recompute_nightly(now: datetime | None = None) -> dict[str, int]:
         "dormant": settings.dormant_days,
     }
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(LIFECYCLE_SQL.format(table=table), params)
+        case = _lifecycle_case("first_purchase_at", "last_purchase_at")
+        cursor.execute(LIFECYCLE_SQL.format(table=table, case=case), params)
         lifecycle_changed = cursor.rowcount
         cursor.execute(RFM_SQL.format(table=table))
         rfm_changed = cursor.rowcount
@@ -101,13 +98,7 @@ def stats_recompute_nightly(now: datetime | None = None) -> dict[str, int]:
 REBUILD_SQL = """
 UPDATE {member} AS m SET order_count = s.cnt, total_spend = s.spend, first_purchase_at = s.first,
     last_purchase_at = s.last,
-    lifecycle = CASE
-        WHEN s.last IS NULL THEN 'prospect'
-        WHEN s.first >= %(now)s - make_interval(days => %(new)s) THEN 'new'
-        WHEN s.last >= %(now)s - make_interval(days => %(active)s) THEN 'active'
-        WHEN s.last >= %(now)s - make_interval(days => %(at_risk)s) THEN 'at_risk'
-        WHEN s.last >= %(now)s - make_interval(days => %(dormant)s) THEN 'dormant'
-        ELSE 'lost' END
+    lifecycle = {case}
 FROM (
     SELECT member_id, count(*) FILTER (WHERE status <> 'refunded') AS cnt,
         coalesce(sum(paid_amount - refunded_amount), 0) AS spend,
@@ -141,6 +132,7 @@ def stats_rebuild(member_ids: list[int] | None = None, *, rfm: bool = True) -> i
                 member=connection.ops.quote_name(Member._meta.db_table),
                 order=connection.ops.quote_name(Order._meta.db_table),
                 only=only,
+                case=_lifecycle_case("s.first", "s.last"),
             ),
             params,
         )
