@@ -50,6 +50,18 @@ def _lifecycle_case(first: str, last: str) -> str:
         ELSE 'lost' END"""
 
 
+def _lifecycle_params(now: datetime) -> dict[str, Any]:
+    """The parameters ``_lifecycle_case`` needs: the time and the tenant's thresholds in days."""
+    settings = member_settings()
+    return {
+        "now": now,
+        "new": settings.new_days,
+        "active": settings.active_days,
+        "at_risk": settings.at_risk_days,
+        "dormant": settings.dormant_days,
+    }
+
+
 LIFECYCLE_SQL = "UPDATE {table} SET lifecycle = {case} WHERE lifecycle IS DISTINCT FROM {case}"
 
 # Quintiles over members who bought at least once; ties share a score (ntile on ranks would split
@@ -75,15 +87,8 @@ WHERE (last_purchase_at IS NULL OR order_count = 0) AND (r_score, f_score, m_sco
 def stats_recompute_nightly(now: datetime | None = None) -> dict[str, int]:
     """Lifecycle stages move with the calendar and quintiles with everyone's purchases, so both are
     recomputed nightly for the whole tenant (one statement each; re-running changes nothing)."""
-    settings = member_settings()
     table = connection.ops.quote_name(Member._meta.db_table)
-    params: dict[str, Any] = {
-        "now": now or timezone.now(),
-        "new": settings.new_days,
-        "active": settings.active_days,
-        "at_risk": settings.at_risk_days,
-        "dormant": settings.dormant_days,
-    }
+    params = _lifecycle_params(now or timezone.now())
     with transaction.atomic(), connection.cursor() as cursor:
         case = _lifecycle_case("first_purchase_at", "last_purchase_at")
         cursor.execute(LIFECYCLE_SQL.format(table=table, case=case), params)
@@ -117,15 +122,7 @@ def stats_rebuild(member_ids: list[int] | None = None, *, rfm: bool = True) -> i
     from .models import Order
 
     only = "AND member_id = ANY(%(ids)s)" if member_ids is not None else ""
-    settings = member_settings()
-    params: dict[str, Any] = {
-        "ids": member_ids,
-        "now": timezone.now(),
-        "new": settings.new_days,
-        "active": settings.active_days,
-        "at_risk": settings.at_risk_days,
-        "dormant": settings.dormant_days,
-    }
+    params = {"ids": member_ids, **_lifecycle_params(timezone.now())}
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             REBUILD_SQL.format(
