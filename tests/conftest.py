@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import pytest_django.fixtures as pytest_django_fixtures
 from django.db import connection
 from django_tenants.utils import schema_context, tenant_context
 from rest_framework.test import APIClient
@@ -21,6 +22,17 @@ from huiyuan.tenants.models import Tenant
 from huiyuan.tenants.services import tenant_signup
 
 PASSWORD = "Test-pass-2026"
+
+
+def _databases_always_including_default(items: Any) -> tuple[set[str], set[str]]:
+    aliases, serialized = _original_databases_for_setup(items)
+    return aliases | {"default"}, serialized
+
+
+# pytest-django creates the test database only when a collected test asks for ``db``; a run of
+# only ``committed`` tests (worker, fault and concurrency tests) would otherwise hit the real one.
+_original_databases_for_setup = pytest_django_fixtures._get_databases_for_setup
+pytest_django_fixtures._get_databases_for_setup = _databases_always_including_default
 
 
 @dataclass

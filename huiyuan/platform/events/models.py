@@ -29,3 +29,41 @@ class OutboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type}#{self.pk}@{self.tenant_schema}"
+
+
+class Delivery(models.Model):
+    """One event for one subscriber: the inbox row that says whether the subscriber has *handled* it.
+
+    Written when the event is fanned out; marked handled in the same transaction as the
+    subscriber's effects, so "handled" and the effects commit together and a duplicate message
+    finds the row handled and does nothing. A pending delivery not handled by ``next_attempt_at``
+    is sent again by the sweep; after too many failures it is dead until an admin retries it.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        HANDLED = "handled", "handled"
+        DEAD = "dead", "dead"
+
+    event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="deliveries")
+    tenant_schema = models.CharField(max_length=63)
+    subscriber = models.CharField(max_length=100)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)  # handler failures
+    dispatches = models.PositiveIntegerField(default=0)  # messages sent
+    next_attempt_at = models.DateTimeField()
+    handled_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event", "subscriber"], name="delivery_once_per_subscriber")]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"], name="delivery_due_idx", condition=models.Q(status="pending")
+            ),
+            models.Index(fields=["tenant_schema", "status"], name="delivery_tenant_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber}<-{self.event_id} ({self.status})"

@@ -1,26 +1,31 @@
-"""Record domain events in the caller's transaction; publish committed ones to Celery.
+"""Domain events: recorded in the caller's transaction (outbox), fanned out into one delivery per
+subscriber (inbox), each handled exactly once.
 
-A rolled-back change leaves no row, so it emits nothing. A broker outage leaves rows unpublished;
-the beat sweep (``publish_pending`` every few seconds) sends them when the broker is back.
-Delivery is at least once: subscribers must be idempotent (they get the event id).
+A rolled-back change leaves no row, so it emits nothing. Publishing turns a committed event into
+delivery rows in one transaction, then sends one message per delivery. A subscriber's effects and
+the "handled" mark on its delivery commit together, so a duplicate message does nothing; a
+delivery not handled within the lease (worker killed, broker restarted empty, message lost) is sent
+again by the sweep; a failing subscriber is retried with backoff and ends dead-lettered, visible
+and retryable by an admin. Together: every subscriber handles every event exactly once.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings as django_settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from huiyuan.platform.celery import TenantContextMissing
 from huiyuan.platform.tenancy import PUBLIC_SCHEMA, current_schema
 
-from .models import OutboxEvent
-from .registry import subscribers_for
+from .models import Delivery, OutboxEvent
+from .registry import Event, subscribers_for
 
 logger = logging.getLogger(__name__)
 
@@ -98,32 +103,152 @@ def dispatch_committed(ids: list[int]) -> None:
         OutboxEvent.objects.filter(pk__in=ids).update(attempts=F("attempts") + 1, last_error=str(exc)[:2000])
 
 
-def _send(event: OutboxEvent) -> None:
-    from .tasks import deliver_event
-
-    for name in subscribers_for(event.event_type):
-        deliver_event.apply_async(args=[event.pk, name], headers={"_schema_name": event.tenant_schema})
-
-
 def publish_events(*, ids: list[int] | None = None, batch_size: int = 500) -> int:
-    """Send unpublished events (the given ones, or the oldest batch) and mark them published.
-    Rows being published by another process are skipped, never sent twice concurrently."""
-    published = 0
+    """Fan unpublished events (the given ones, or the oldest batch) out into one delivery per
+    subscriber, mark them published, commit, then send the deliveries to the workers. Rows being
+    published by another process are skipped. A delivery whose message never arrives (broker down,
+    message lost) is sent again by ``deliveries_redispatch``; nothing here needs the broker to commit."""
     with transaction.atomic():
         qs = OutboxEvent.objects.filter(published_at__isnull=True)
         if ids is not None:
             qs = qs.filter(pk__in=ids)
         events = list(qs.select_for_update(skip_locked=True).order_by("pk")[:batch_size])
-        sent: list[int] = []
-        for event in events:
-            try:
-                _send(event)
-            except Exception as exc:  # noqa: BLE001 - broker down: keep the row, the sweep retries
-                logger.warning("outbox: could not publish %s: %s", event, exc)
-                OutboxEvent.objects.filter(pk=event.pk).update(attempts=event.attempts + 1, last_error=str(exc)[:2000])
-                break
-            sent.append(event.pk)
-        if sent:  # one statement for the batch
-            OutboxEvent.objects.filter(pk__in=sent).update(published_at=timezone.now(), attempts=F("attempts") + 1)
-        published = len(sent)
-    return published
+        if not events:
+            return 0
+        now = timezone.now()
+        lease = timedelta(seconds=django_settings.HUIYUAN_DELIVERY_LEASE_SECONDS)
+        deliveries = Delivery.objects.bulk_create(
+            Delivery(
+                event=event,
+                tenant_schema=event.tenant_schema,
+                subscriber=name,
+                next_attempt_at=now + lease,
+                dispatches=1,
+            )
+            for event in events
+            for name in subscribers_for(event.event_type)
+        )
+        OutboxEvent.objects.filter(pk__in=[e.pk for e in events]).update(published_at=now, attempts=F("attempts") + 1)
+    sends = [(d.pk, d.tenant_schema) for d in deliveries]
+    transaction.on_commit(lambda: _dispatch(sends))  # at once in autocommit; after the caller's commit otherwise
+    return len(events)
+
+
+def _dispatch(deliveries: list[tuple[int, str]]) -> int:
+    """Send one message per delivery; on a broker error stop and make the rest due at once, so
+    the next sweep tries again instead of waiting out the lease."""
+    from .tasks import deliver_event
+
+    for index, (delivery_id, schema) in enumerate(deliveries):
+        try:
+            deliver_event.apply_async(args=[delivery_id], headers={"_schema_name": schema})
+        except Exception as exc:  # noqa: BLE001 - the delivery row stays pending; the sweep resends it
+            logger.warning("events: could not send delivery %s: %s", delivery_id, exc)
+            Delivery.objects.filter(pk__in=[d for d, _ in deliveries[index:]]).update(
+                next_attempt_at=timezone.now(), last_error=str(exc)[:2000]
+            )
+            return index
+    return len(deliveries)
+
+
+_REDISPATCH_SQL = """
+UPDATE events_delivery d
+   SET next_attempt_at = clock_timestamp() + make_interval(secs => %(lease)s),
+       dispatches = d.dispatches + 1,
+       status = CASE WHEN d.dispatches + 1 > %(max_dispatches)s THEN 'dead' ELSE d.status END,
+       last_error = CASE WHEN d.dispatches + 1 > %(max_dispatches)s
+                         THEN 'sent ' || d.dispatches || ' times without being handled' ELSE d.last_error END
+ WHERE d.id IN (SELECT id FROM events_delivery
+                 WHERE status = 'pending' AND next_attempt_at <= clock_timestamp()
+                 ORDER BY next_attempt_at LIMIT %(limit)s
+                 FOR UPDATE SKIP LOCKED)
+RETURNING d.id, d.tenant_schema, d.status
+"""
+
+
+def deliveries_redispatch(*, limit: int = 500) -> int:
+    """Send again every pending delivery that was not handled in time. A delivery being handled
+    right now is locked by its handler and skipped. One that keeps vanishing (a message that kills
+    its worker every time) is declared dead after several times the failure limit."""
+    max_attempts = django_settings.HUIYUAN_DELIVERY_MAX_ATTEMPTS
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            _REDISPATCH_SQL,
+            {
+                "lease": django_settings.HUIYUAN_DELIVERY_LEASE_SECONDS,
+                "max_dispatches": max_attempts * 3,
+                "limit": limit,
+            },
+        )
+        rows = cursor.fetchall()
+    due = [(pk, schema) for pk, schema, status in rows if status == Delivery.Status.PENDING]
+    for pk, _schema, status in rows:
+        if status == Delivery.Status.DEAD:
+            logger.error("events: delivery %s is dead: sent repeatedly, never handled", pk)
+    return _dispatch(due)
+
+
+def delivery_handle(delivery_id: int) -> str:
+    """Run the subscriber for one delivery, once. The delivery row is locked while the handler
+    runs and marked handled in the same transaction as the handler's effects: a duplicate
+    message waits for the first, then finds it handled. A handler error rolls the effects back
+    and schedules a retry with backoff, or declares the delivery dead after the last attempt."""
+    try:
+        with transaction.atomic():
+            delivery = (
+                Delivery.objects.select_for_update(of=("self",))
+                .select_related("event")
+                .filter(pk=delivery_id, tenant_schema=current_schema())
+                .first()
+            )
+            if delivery is None or delivery.status != Delivery.Status.PENDING:
+                return "skipped"
+            handler = subscribers_for(delivery.event.event_type).get(delivery.subscriber)
+            if handler is not None:  # a subscriber removed since publishing has nothing to do
+                event = delivery.event
+                handler(
+                    Event(
+                        id=event.pk,
+                        type=event.event_type,
+                        aggregate_type=event.aggregate_type,
+                        aggregate_id=event.aggregate_id,
+                        payload=event.payload,
+                    )
+                )
+            delivery.status = Delivery.Status.HANDLED
+            delivery.handled_at = timezone.now()
+            delivery.save(update_fields=["status", "handled_at"])
+        return "handled"
+    except DatabaseError:
+        raise  # the database itself failed: the delivery stays pending and the sweep sends it again
+    except Exception as exc:  # noqa: BLE001 - recorded on the delivery, retried or dead-lettered
+        logger.exception("events: subscriber failed on delivery %s", delivery_id)
+        return _delivery_failed(delivery_id, exc)
+
+
+def _delivery_failed(delivery_id: int, exc: Exception) -> str:
+    with transaction.atomic():
+        delivery = Delivery.objects.select_for_update().get(pk=delivery_id)
+        if delivery.status != Delivery.Status.PENDING:
+            return delivery.status
+        delivery.attempts += 1
+        delivery.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        if delivery.attempts >= django_settings.HUIYUAN_DELIVERY_MAX_ATTEMPTS:
+            delivery.status = Delivery.Status.DEAD
+            logger.error("events: delivery %s is dead after %s attempts", delivery_id, delivery.attempts)
+        else:
+            backoff = min(django_settings.HUIYUAN_DELIVERY_RETRY_BASE * 2 ** (delivery.attempts - 1), 3600.0)
+            delivery.next_attempt_at = timezone.now() + timedelta(seconds=backoff)
+        delivery.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
+        return "failed"
+
+
+def deliveries_retry(*, delivery_ids: list[int] | None = None) -> int:
+    """Put dead deliveries of the current tenant back in the queue (all of them, or the given
+    ones); the next sweep sends them. Returns how many were revived."""
+    qs = Delivery.objects.filter(tenant_schema=current_schema(), status=Delivery.Status.DEAD)
+    if delivery_ids is not None:
+        qs = qs.filter(pk__in=delivery_ids)
+    return qs.update(
+        status=Delivery.Status.PENDING, attempts=0, dispatches=0, next_attempt_at=timezone.now(), last_error=""
+    )

@@ -41,5 +41,11 @@ SECURE_COOKIES: bool = env.bool("HUIYUAN_SECURE_COOKIES", default=IS_PRODUCTION)
 # pooler that cannot keep them (PgBouncer before 1.21 in transaction mode).
 DB_PREPARED_STATEMENTS: bool = env.bool("HUIYUAN_DB_PREPARED_STATEMENTS", default=True)
 OUTBOX_HANDOVER_INTERVAL: float = env.float("HUIYUAN_OUTBOX_HANDOVER_INTERVAL", default=0.5)
+# A delivery sent to a subscriber and not handled within this many seconds is sent again (a worker
+# died, the broker lost the message); failures back off from DELIVERY_RETRY_BASE seconds, doubling,
+# and after DELIVERY_MAX_ATTEMPTS failures the delivery is dead until an admin retries it.
+DELIVERY_LEASE_SECONDS: float = env.float("HUIYUAN_DELIVERY_LEASE_SECONDS", default=30.0)
+DELIVERY_RETRY_BASE: float = env.float("HUIYUAN_DELIVERY_RETRY_BASE", default=5.0)
+DELIVERY_MAX_ATTEMPTS: int = env.int("HUIYUAN_DELIVERY_MAX_ATTEMPTS", default=8)
 THROTTLE_ANON: str = env.str("HUIYUAN_THROTTLE_ANON", default="30/minute")
 THROTTLE_ACTOR: str = env.str("HUIYUAN_THROTTLE_ACTOR", default="1200/minute")

@@ -13,11 +13,14 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Redis redelivers unacknowledged tasks after the visibility timeout; it must exceed the longest task
-# (imports and nightly jobs run up to an hour). Long delays live in the database, never in ETA.
-CELERY_TASK_TIME_LIMIT = 3600
-CELERY_TASK_SOFT_TIME_LIMIT = 3300
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 3600}
+# Tasks are short: an event delivery takes milliseconds, an import of 100k rows seconds, nightly
+# work is one task per merchant and job. Redis hands an unacknowledged task back after the
+# visibility timeout, which must exceed the longest task; deliveries do not wait for it (the
+# sweep resends them after HUIYUAN_DELIVERY_LEASE_SECONDS) and jobs claim their rows atomically,
+# so a late redelivery finds the work done. Long delays live in the database, never in ETA.
+CELERY_TASK_TIME_LIMIT = 600
+CELERY_TASK_SOFT_TIME_LIMIT = 540
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 900}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
