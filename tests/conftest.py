@@ -192,3 +192,14 @@ def undo_committed_loyalty(world: World, member_id: int, *, order_prefix: str | 
         )
     OutboxEvent.objects.filter(tenant_schema=world.tenant.schema_name).delete()
     connection.set_schema_to_public()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_fault_memory() -> Iterator[None]:
+    """A test that breaks the broker or Redis leaves its process backing off; the next starts fresh."""
+    yield
+    from huiyuan.platform import cache
+    from huiyuan.platform.events import services
+
+    services._handover_paused_until = 0.0
+    cache._state.down_until = 0.0

@@ -19,7 +19,7 @@ from huiyuan.loyalty.earning import EarnLine, points_for_order
 from huiyuan.loyalty.exceptions import InsufficientPoints
 from huiyuan.loyalty.ledger import loyalty_settings, points_earn, reconcile, stored_value_topup
 from huiyuan.loyalty.models import Coupon, EarnRule, PointsEntry, StoredValueEntry, Tier, TierChange
-from huiyuan.loyalty.refunds import checkout_refund
+from huiyuan.loyalty.refunds import order_refund as checkout_refund
 from huiyuan.loyalty.tiers import tier_review
 from huiyuan.members.models import Member, Order
 from huiyuan.platform.events.models import OutboxEvent

@@ -15,7 +15,7 @@ from huiyuan.loyalty.checkout import checkout_commit
 from huiyuan.loyalty.exceptions import InsufficientBalance, InsufficientPoints
 from huiyuan.loyalty.ledger import loyalty_settings, points_expire_due, reconcile, stored_value_topup
 from huiyuan.loyalty.models import PointsEntry, StoredValueEntry
-from huiyuan.loyalty.refunds import checkout_refund
+from huiyuan.loyalty.refunds import order_refund as checkout_refund
 from huiyuan.members.models import Member, Order
 from huiyuan.platform.errors import ValidationFailed
 

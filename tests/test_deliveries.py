@@ -159,3 +159,34 @@ def test_publishing_inside_a_transaction_sends_after_its_commit(
         publish_events(ids=[event.pk])
         assert sent == []
     assert sent == [Delivery.objects.get(event=event).pk]
+
+
+def test_hq_sees_and_retries_dead_deliveries_of_its_own_merchant_only(alpha: World, beta: World) -> None:
+    from django_tenants.utils import tenant_context
+
+    from .conftest import api
+
+    with tenant_context(alpha.tenant):
+        event = event_record(PROBE_EVENT, {})
+        dead = Delivery.objects.create(
+            event=event,
+            tenant_schema=alpha.tenant.schema_name,
+            subscriber=PROBE_SUBSCRIBER,
+            status=Delivery.Status.DEAD,
+            attempts=8,
+            next_attempt_at=timezone.now(),
+            last_error="RuntimeError: SMS gateway said no",
+        )
+    listed = api(alpha, "hq").get("/api/v1/event-deliveries?status=dead").json()
+    assert [(d["id"], d["event_type"], d["last_error"]) for d in listed["results"]] == [
+        (dead.pk, PROBE_EVENT, "RuntimeError: SMS gateway said no")
+    ]
+    assert api(beta, "hq").get("/api/v1/event-deliveries?status=dead").json()["results"] == []
+    assert api(alpha, "cashier_b").get("/api/v1/event-deliveries").status_code == 403
+    assert api(alpha, "hq").get("/api/v1/event-deliveries?status=lost").status_code == 400
+    assert api(beta, "hq").post("/api/v1/event-deliveries/retry", {}, format="json").json() == {"revived": 0}
+    assert api(alpha, "hq").post("/api/v1/event-deliveries/retry", {"ids": [dead.pk]}, format="json").json() == {
+        "revived": 1
+    }
+    dead.refresh_from_db()
+    assert dead.status == Delivery.Status.PENDING and dead.attempts == 0

@@ -7,6 +7,7 @@ beat sweep's task body every half second, as beat would."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -52,8 +53,19 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(  # noqa: S603
-            [redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)],
+            [
+                redis_binary(),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
             stdout=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
@@ -85,10 +97,30 @@ class Worker:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "celery", "-A", "huiyuan", "worker", "-I", "tests.support.delivery_probe",
-             "--pool", "prefork", "--concurrency", "2", "--loglevel", "error", "--without-gossip",
-             "--without-mingle", "--without-heartbeat", "-n", f"probe-{time.monotonic_ns()}@%h"],
-            cwd=ROOT, env=self.env, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "huiyuan",
+                "worker",
+                "-I",
+                "tests.support.delivery_probe",
+                "--pool",
+                "prefork",
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "error",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"probe-{time.monotonic_ns()}@%h",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            start_new_session=True,
         )
 
     def kill_main_process(self) -> None:
@@ -99,10 +131,8 @@ class Worker:
     def stop(self) -> None:
         if self.proc is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)  # the main process and any orphaned children
-        except ProcessLookupError:
-            pass
         self.proc.wait()
 
 
@@ -115,10 +145,8 @@ class Sweeper:
 
     def _run(self) -> None:
         while not self.stopping.wait(0.5):
-            try:
+            with contextlib.suppress(Exception):  # the broker or database is being broken on purpose
                 publish_pending()
-            except Exception:  # noqa: BLE001, S110 - the broker or database is being broken on purpose
-                pass
         connection.close()
 
     def __enter__(self) -> Sweeper:

@@ -207,6 +207,7 @@ def test_under_load_a_process_hands_over_at_most_once_per_interval_and_nothing_w
 
     settings.HUIYUAN_OUTBOX_HANDOVER_INTERVAL = 60
     services._last_handover = 0.0
+    services._handover_paused_until = 0.0
     alpha = committed["alpha"]
     try:
         with tenant_context(alpha.tenant):
@@ -219,4 +220,5 @@ def test_under_load_a_process_hands_over_at_most_once_per_interval_and_nothing_w
         assert not OutboxEvent.objects.filter(pk__in=[e.pk for e in events], published_at__isnull=True).exists()
     finally:
         services._last_handover = 0.0
+        services._handover_paused_until = 0.0
         OutboxEvent.objects.filter(tenant_schema=alpha.tenant.schema_name).delete()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from huiyuan.loyalty.checkout import order_record
 from huiyuan.members.models import Member, MemberHistory, Order
-from huiyuan.members.orders import order_record
 from huiyuan.members.services import member_delete, member_enroll, member_merge, member_update
 from huiyuan.platform.errors import PermissionDenied, ValidationFailed
 from huiyuan.platform.events.models import OutboxEvent
@@ -92,10 +92,7 @@ def test_merge_moves_orders_fills_gaps_and_deletes_the_duplicate(in_alpha: World
         actor=in_alpha.hq,
         data={"phone": "13900000099", "birthday": "1988-08-08", "city": "上海", "home_store_id": in_alpha.store_a.pk},
     )
-    order_record(
-        actor=in_alpha.hq,
-        data={"order_no": "M-1", "store": "A001", "member": {"id": duplicate.pk}, "paid_amount": "120.00"},
-    )
+    history_order(in_alpha, "M-1", duplicate, "120.00")
     merged = member_merge(actor=in_alpha.hq, keep_id=keep.pk, merge_id=duplicate.pk)
     assert merged.birthday.isoformat() == "1988-08-08" and merged.city == "上海"
     assert merged.order_count == 1 and str(merged.total_spend) == "120.00"
@@ -104,11 +101,42 @@ def test_merge_moves_orders_fills_gaps_and_deletes_the_duplicate(in_alpha: World
     assert MemberHistory.objects.filter(member_id=keep.pk, action="merged").exists()
 
 
-def test_delete_keeps_orders_and_history(in_alpha: World) -> None:
+def history_order(world: World, order_no: str, member: Member, amount: str) -> None:
+    """An order from before the loyalty programme (as the history import writes them): no points."""
+    from django.utils import timezone
+
+    from huiyuan.members.services import recompute_stats
+
+    Order.objects.create(
+        order_no=order_no,
+        store=world.store_a,
+        member=member,
+        total_amount=amount,
+        paid_amount=amount,
+        paid_at=timezone.now(),
+        source=Order.Source.IMPORT,
+    )
+    recompute_stats(member.pk)
+
+
+def test_members_with_points_are_neither_deleted_nor_merged_away(in_alpha: World) -> None:
+    from huiyuan.platform.errors import Conflict
+
     order_record(
         actor=in_alpha.hq,
-        data={"order_no": "D-1", "store": "A001", "member": {"id": in_alpha.member_a.pk}, "paid_amount": "10"},
+        data={"order_no": "D-0", "store": "A001", "member": {"id": in_alpha.member_a.pk}, "paid_amount": "10"},
     )
+    with pytest.raises(Conflict) as refused:
+        member_delete(actor=in_alpha.owner, member_id=in_alpha.member_a.pk)
+    assert refused.value.code == "MEMBER_HAS_LEDGER"
+    with pytest.raises(Conflict):
+        member_merge(actor=in_alpha.hq, keep_id=in_alpha.member_b.pk, merge_id=in_alpha.member_a.pk)
+    assert Member.objects.filter(pk=in_alpha.member_a.pk).exists()
+    assert Order.objects.get(order_no="D-0").member_id == in_alpha.member_a.pk
+
+
+def test_delete_keeps_orders_and_history(in_alpha: World) -> None:
+    history_order(in_alpha, "D-1", in_alpha.member_a, "10.00")
     member_delete(actor=in_alpha.owner, member_id=in_alpha.member_a.pk)
     assert Order.objects.get(order_no="D-1").member_id is None
     assert MemberHistory.objects.filter(member_id=in_alpha.member_a.pk, action="deleted").exists()

@@ -10,8 +10,9 @@ import pytest
 from django.db import connection
 from django_tenants.utils import tenant_context
 
+from huiyuan.loyalty.checkout import order_record
+from huiyuan.loyalty.refunds import order_refund as refund_record
 from huiyuan.members.models import Member, Order, Refund
-from huiyuan.members.orders import order_record, refund_record
 from huiyuan.platform.errors import Conflict, ValidationFailed
 from huiyuan.platform.events.models import OutboxEvent
 

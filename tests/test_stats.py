@@ -9,8 +9,8 @@ from decimal import Decimal
 import time_machine
 from django.utils import timezone
 
+from huiyuan.loyalty.checkout import order_record
 from huiyuan.members.models import Member, MemberSettings, MemberTag
-from huiyuan.members.orders import order_record
 from huiyuan.members.stats import stats_recompute_nightly
 from huiyuan.members.tags import tag_create
 from huiyuan.members.tasks import _reevaluate_auto_tags

@@ -32,8 +32,9 @@ from huiyuan.members.orders import (
 from huiyuan.members.parsing import parse_datetime
 from huiyuan.members.stats import lifecycle_for
 from huiyuan.platform.access import check_permission, in_scope
-from huiyuan.platform.errors import Conflict, ValidationFailed
+from huiyuan.platform.errors import Conflict, NotFound, ValidationFailed
 from huiyuan.platform.events.services import publish_after_commit
+from huiyuan.platform.money import parse_money
 from huiyuan.platform.sql import fetch_one_prepared
 from huiyuan.platform.tenancy import current_schema, tenant_timezone
 
@@ -72,11 +73,12 @@ class Quote:
     max_points_usable: int
     settings: LoyaltySettings
     store_id: int
+    pos_discount: Decimal = Decimal(0)  # what a POS that priced the order itself took off
 
     @property
     def paid(self) -> Decimal:
         """What the member pays in money (stored value included); the order's paid amount."""
-        return self.gross - self.tier_discount - self.coupon_discount - self.points_value
+        return self.gross - self.tier_discount - self.coupon_discount - self.points_value - self.pos_discount
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +87,7 @@ class Quote:
             "tier_discount": _money(self.tier_discount),
             "coupon_code": self.coupon_code,
             "coupon_discount": _money(self.coupon_discount),
+            "pos_discount": _money(self.pos_discount),
             "points_used": self.points_used,
             "points_value": _money(self.points_value),
             "stored_value": _money(self.stored_value),
@@ -105,25 +108,28 @@ def _money(value: Decimal) -> str:
 
 
 def _decimal(raw: Any, field: str) -> Decimal:
-    try:
-        value = Decimal(str(raw))
-    except ArithmeticError as exc:
-        raise ValidationFailed(fields={field: [_("Enter an amount such as 88.50.")]}) from exc
-    if not value.is_finite() or value < 0 or value != value.quantize(CENT):
-        raise ValidationFailed(fields={field: [_("Enter a positive amount with at most two decimals.")]})
+    errors: dict[str, list[str]] = {}
+    value = parse_money(raw, field, errors)
+    if errors:
+        raise ValidationFailed(fields=errors)
     return value
 
 
-def _price(data: dict[str, Any], snap: Snapshot, *, paid_at: datetime) -> Quote:
-    """Work out every discount and option for a basket from what ``load_snapshot`` read."""
+def _price(data: dict[str, Any], snap: Snapshot, *, paid_at: datetime, pos_priced: bool = False) -> Quote:
+    """Work out every discount and option for a basket from what ``load_snapshot`` read. A
+    ``pos_priced`` order was priced by the POS: what it says was paid is what was paid, and the
+    member earns on that; redemptions need checkout."""
     settings, member = snap.settings, snap.member
     store_id = snap.store.pk if snap.store else 0
     lines = data.get("lines") or []
-    gross = (
-        sum((_decimal(line.get("amount"), f"lines[{i}].amount") for i, line in enumerate(lines)), Decimal(0))
-        if lines
-        else _decimal(data.get("total_amount"), "total_amount")
-    )
+    if lines:
+        gross = sum((_decimal(line.get("amount"), f"lines[{i}].amount") for i, line in enumerate(lines)), Decimal(0))
+    elif pos_priced and data.get("total_amount") in (None, ""):
+        gross = _decimal(data.get("paid_amount"), "paid_amount")
+    else:
+        gross = _decimal(data.get("total_amount"), "total_amount")
+    if pos_priced:
+        return _price_as_paid(data, snap, gross=gross, paid_at=paid_at)
     tier_discount = Decimal(0)
     if member is not None and member.tier is not None and member.tier.discount_rate < 1:
         tier_discount = _cents(gross * (1 - member.tier.discount_rate))
@@ -183,6 +189,43 @@ def _price(data: dict[str, Any], snap: Snapshot, *, paid_at: datetime) -> Quote:
     )
 
 
+def _price_as_paid(data: dict[str, Any], snap: Snapshot, *, gross: Decimal, paid_at: datetime) -> Quote:
+    redemptions = [name for name in ("coupon_code", "points", "stored_value") if data.get(name) not in _NO_AMOUNT]
+    if redemptions:
+        message = _("Redeeming coupons, points or stored value goes through checkout (/api/v1/checkout).")
+        raise ValidationFailed(fields={name: [message] for name in redemptions})
+    paid = _decimal(data.get("paid_amount"), "paid_amount")
+    if paid > gross:
+        raise ValidationFailed(fields={"paid_amount": [_("The paid amount is above the order total.")]})
+    member, lines = snap.member, data.get("lines") or []
+    earn = 0
+    if member is not None and paid > 0:
+        earn = points_for_order(
+            member=member,
+            store_id=snap.store.pk if snap.store else 0,
+            paid_at=paid_at,
+            lines=_line_shares(lines, gross, paid),
+            settings=snap.settings,
+            rules=snap.rules,
+        )
+    return Quote(
+        member,
+        gross,
+        Decimal(0),
+        "",
+        Decimal(0),
+        0,
+        Decimal(0),
+        Decimal(0),
+        paid,
+        earn,
+        0,
+        snap.settings,
+        snap.store.pk if snap.store else 0,
+        pos_discount=gross - paid,
+    )
+
+
 def checkout_quote(*, actor: Any, data: dict[str, Any]) -> Quote:
     """What the member would get for this basket; writes nothing."""
     check_permission(actor, "loyalty.order.create")
@@ -239,7 +282,13 @@ class CheckoutResult:
     created: bool
 
 
-def checkout_commit(*, actor: Any, data: dict[str, Any]) -> CheckoutResult:
+def order_record(*, actor: Any, data: dict[str, Any]) -> CheckoutResult:
+    """Record an order the POS priced itself (``POST /api/v1/orders``): the same path as checkout,
+    so points, tier, statistics and events are the same whichever way an order arrives."""
+    return checkout_commit(actor=actor, data=data, pos_priced=True)
+
+
+def checkout_commit(*, actor: Any, data: dict[str, Any], pos_priced: bool = False) -> CheckoutResult:
     """Record the order with its tier discount, redemptions and earnings: one statement reads the
     configuration, store and member, and one writes the order, its lines, the member's statistics
     and balances, the points earned, a tier change and the events.
@@ -249,16 +298,18 @@ def checkout_commit(*, actor: Any, data: dict[str, Any]) -> CheckoutResult:
     nothing otherwise. Orders that redeem a coupon, points or stored value, and those whose member
     changed in between, lock the member first and go through the ledgers in one transaction."""
     check_permission(actor, "loyalty.order.create")
-    request_hash = request_hash_of({k: v for k, v in data.items() if k != "payment_password"})
+    hashed = {k: v for k, v in data.items() if k != "payment_password"}
+    # The same body priced by the POS and by checkout are two different orders.
+    request_hash = request_hash_of({**hashed, "_priced_by": "pos"} if pos_priced else hashed)
     redeems = bool(data.get("coupon_code") or data.get("points")) or data.get("stored_value") not in _NO_AMOUNT
-    if data.get("stored_value") not in _NO_AMOUNT:
+    if data.get("stored_value") not in _NO_AMOUNT and not pos_priced:
         _verify_payer_pin(data)
-    if not redeems:
-        result = _commit(actor, data, request_hash, lock=False)
+    if not redeems or pos_priced:
+        result = _commit(actor, data, request_hash, lock=False, pos_priced=pos_priced)
         if result is not None:
             return result
     with transaction.atomic():
-        result = _commit(actor, data, request_hash, lock=True)
+        result = _commit(actor, data, request_hash, lock=True, pos_priced=pos_priced)
         assert result is not None  # under the lock the member cannot have changed
         return result
 
@@ -267,13 +318,17 @@ _NO_AMOUNT = (None, "", 0, "0")
 _STALE = object()
 
 
-def _commit(actor: Any, data: dict[str, Any], request_hash: str, *, lock: bool) -> CheckoutResult | None:
+def _commit(
+    actor: Any, data: dict[str, Any], request_hash: str, *, lock: bool, pos_priced: bool
+) -> CheckoutResult | None:
     now = timezone.now()
     snap = load_snapshot(data, lock=lock, now=now)
     if snap.existing_order is not None:
-        return _checkout_replay(snap.existing_order[0], snap.existing_order[1], request_hash)
+        return _checkout_replay(actor, snap.existing_order[0], snap.existing_order[1], request_hash)
+    if pos_priced:  # every problem of a POS's order at once, by field, before any pricing
+        clean_order(actor, data, store=snap.store, member_id=snap.member.pk if snap.member else None)
     _check_refs(actor, data, snap)
-    quote = _price(data, snap, paid_at=_paid_at(data))
+    quote = _price(data, snap, paid_at=_paid_at(data), pos_priced=pos_priced)
     externals = list(data.get("payment_methods") or [{"method": "other", "amount": str(quote.due_external)}])
     payments = [p for p in externals if Decimal(str(p.get("amount") or 0)) > 0]
     if quote.stored_value:
@@ -287,7 +342,7 @@ def _commit(actor: Any, data: dict[str, Any], request_hash: str, *, lock: bool) 
         return None  # the member changed since the read: do it again under the lock
     if order is None:  # another request committed this order number first
         existing = Order.objects.get(order_no=cleaned["order_no"])
-        return _checkout_replay(existing.pk, existing.request_hash, request_hash)
+        return _checkout_replay(actor, existing.pk, existing.request_hash, request_hash)
     assert isinstance(order, Order)
     if snap.member is not None:
         _redeem(actor, order, quote, snap.member)
@@ -303,8 +358,12 @@ def _verify_payer_pin(data: dict[str, Any]) -> None:
         payment_password_verify(member_id=payer.pk, pin=data.get("payment_password"))
 
 
-def _checkout_replay(order_id: int, stored_hash: str, request_hash: str) -> CheckoutResult:
-    order = Order.objects.get(pk=order_id)
+def _checkout_replay(actor: Any, order_id: int, stored_hash: str, request_hash: str) -> CheckoutResult:
+    """The first answer for a number already taken. An order of a store the caller cannot see
+    answers 404, exactly like one that does not exist: a replay is a read."""
+    order = Order.objects.select_related("store").get(pk=order_id)
+    if order.store is None or not in_scope(actor, order.store):
+        raise NotFound()
     if stored_hash != request_hash:
         raise Conflict(
             _("Order %(no)s was already recorded with different content.") % {"no": order.order_no},

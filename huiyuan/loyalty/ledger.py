@@ -565,8 +565,17 @@ def stored_value_reverse(
         if replay := _replay_stored(idempotency_key, member_id, total):
             return replay
         spend = StoredValueEntry.objects.get(idempotency_key=f"order:{order_no}:sv")
-        spent = -(spend.principal + spend.bonus)
-        bonus = (total * -spend.bonus / spent).quantize(CENT, rounding=ROUND_HALF_UP) if spent else Decimal(0)
+        spent_bonus, spent = -spend.bonus, -(spend.principal + spend.bonus)
+        # Cumulative: the bonus returned by all refunds so far is the order's bonus share of all
+        # the money returned so far, so partial refunds add up to exactly what was taken of each.
+        earlier = StoredValueEntry.objects.filter(
+            member_id=member_id, kind=StoredValueEntry.Kind.REVERSE, cause=Cause.REFUND, cause_id=order_no
+        ).aggregate(principal=Sum("principal"), bonus=Sum("bonus"))
+        returned_bonus = earlier["bonus"] or Decimal(0)
+        returned_total = (earlier["principal"] or Decimal(0)) + returned_bonus
+        share = (returned_total + total) / spent if spent else Decimal(0)
+        bonus_target = (spent_bonus * share).quantize(CENT, rounding=ROUND_HALF_UP)
+        bonus = min(max(bonus_target - returned_bonus, Decimal(0)), total)
         principal = total - bonus
         entry = _append_stored_value(
             member,

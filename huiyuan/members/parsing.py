@@ -6,9 +6,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
+
+# Re-exported: imports and custom fields parse numbers through the platform's one parser.
+from huiyuan.platform.money import parse_decimal as parse_decimal
 
 EXCEL_EPOCH = date(1899, 12, 30)
 _DATE_RE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
@@ -76,26 +78,6 @@ def parse_datetime(raw: Any, tz: Any) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)
     return value.astimezone(UTC)
-
-
-_PLAIN_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
-
-
-def parse_decimal(raw: Any) -> Decimal:
-    if isinstance(raw, Decimal):
-        return raw
-    if isinstance(raw, str) and _PLAIN_NUMBER.match(raw):
-        return Decimal(raw)
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
-        return Decimal(str(raw))
-    text = normalize_text(raw).replace(",", "").replace("¥", "").replace("元", "").replace(" ", "")
-    try:
-        value = Decimal(text)
-    except InvalidOperation as exc:
-        raise ValueError(text) from exc
-    if not value.is_finite():
-        raise ValueError(text)
-    return value
 
 
 def parse_int(raw: Any) -> int:

@@ -9,11 +9,12 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection, transaction
+from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
 
 from huiyuan.platform.access import ApiKeyPrincipal, check_permission, has_operation, in_scope
 from huiyuan.platform.audit import audit_record
-from huiyuan.platform.errors import ValidationFailed
+from huiyuan.platform.errors import Conflict, ValidationFailed
 from huiyuan.platform.events.services import event_record
 from huiyuan.platform.phones import InvalidPhone, normalize_phone
 from huiyuan.platform.tenancy import tenant_today
@@ -291,7 +292,7 @@ def member_merge(*, actor: Any, keep_id: int, merge_id: int, source: str = "") -
         keep.save()
         recompute_stats(keep.pk)
         snapshot = member_payload(other)
-        other.delete()
+        _delete_or_refuse(other)
         changes = {"merged_member": snapshot, "filled": filled, "orders_moved": moved_orders}
         history_record(keep.pk, MemberHistory.Action.MERGED, changes, actor=actor, source=source)
         history_record(other.pk or merge_id, MemberHistory.Action.MERGED, {"into": keep.pk}, actor=actor, source=source)
@@ -311,7 +312,7 @@ def member_delete(*, actor: Any, member_id: int, source: str = "") -> None:
         member = member_access_by_id(actor=actor, member_id=member_id)
         snapshot = {"card_no": member.card_no, "name": member.name}
         pk = member.pk
-        member.delete()
+        _delete_or_refuse(member)
         history_record(pk, "deleted", snapshot, actor=actor, source=source)
         audit_record(
             actor=actor,
@@ -323,6 +324,23 @@ def member_delete(*, actor: Any, member_id: int, source: str = "") -> None:
         event_record(
             "member.deleted", {"id": pk, "card_no": snapshot["card_no"]}, aggregate_type="member", aggregate_id=pk
         )
+
+
+def _delete_or_refuse(member: Member) -> None:
+    """Ledger entries are the books: a member who holds points, stored value or coupons, or ever
+    did, is not deleted out from under them (a clear 409 instead of a crash)."""
+    try:
+        with transaction.atomic():
+            member.delete()
+    except ProtectedError as exc:
+        raise Conflict(
+            _(
+                "%(name)s has points, stored-value or coupon records, which the books must keep; "
+                "this member cannot be deleted or merged away."
+            )
+            % {"name": member.name or member.card_no},
+            code="MEMBER_HAS_LEDGER",
+        ) from exc
 
 
 def recompute_stats(member_id: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
@@ -37,6 +38,20 @@ def lifecycle_for(
     if idle <= timedelta(days=settings.dormant_days):
         return Lifecycle.DORMANT
     return Lifecycle.LOST
+
+
+def purchase_stats_apply(member_id: int, amount: Decimal, paid_at: datetime, *, count_delta: int) -> None:
+    """Move a member's purchase statistics by one order's money (negative for a refund) under the
+    member's row lock. Checkout writes the same columns in its statement; imports rebuild them
+    with ``stats_rebuild``; all three agree on what the columns mean."""
+    member = Member.objects.select_for_update().get(pk=member_id)
+    member.order_count = max(0, member.order_count + count_delta)
+    member.total_spend = member.total_spend + amount
+    if count_delta > 0:
+        member.first_purchase_at = min(filter(None, [member.first_purchase_at, paid_at]))
+        member.last_purchase_at = max(filter(None, [member.last_purchase_at, paid_at]))
+    member.lifecycle = lifecycle_for(first=member.first_purchase_at, last=member.last_purchase_at)
+    member.save(update_fields=["order_count", "total_spend", "first_purchase_at", "last_purchase_at", "lifecycle"])
 
 
 def _lifecycle_case(first: str, last: str) -> str:

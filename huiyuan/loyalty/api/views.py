@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.db import DatabaseError
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,9 +17,12 @@ from huiyuan.members.api.serializers import OrderSerializer, RefundSerializer
 from huiyuan.members.models import Order
 from huiyuan.platform.api.base import TenantAPIView
 from huiyuan.platform.errors import ValidationFailed
-from huiyuan.platform.idempotency import idempotency_key
+from huiyuan.platform.idempotency import idempotency_key, idempotent
 
 from .. import checkout, refunds
+from .serializers import OrderInput, RefundInput, validated
+
+logger = logging.getLogger(__name__)
 
 
 def _body(request: Request) -> dict[str, Any]:
@@ -30,6 +37,91 @@ def _ledger_key(request: Request) -> str:
     return idempotency_key(request, required=True, max_length=100)
 
 
+_WRITTEN_FIELDS = (
+    "id",
+    "order_no",
+    "member_id",
+    "total_amount",
+    "paid_amount",
+    "refunded_amount",
+    "payment_methods",
+    "status",
+    "source",
+    "paid_at",
+    "created_at",
+)
+
+
+def _order_answer(result: checkout.CheckoutResult, data: dict[str, Any]) -> Response:
+    """201 with the order as stored. Read back with its lines and store; if the database drops
+    the connection after the order committed, the answer is built from what was written rather
+    than reporting a committed order as failed (a retry of the same ``order_no`` replays it)."""
+    try:
+        order = Order.objects.select_related("store").prefetch_related("lines").get(pk=result.order.pk)
+        body = {**OrderSerializer(order).data, "benefits": order.benefits}
+    except DatabaseError:
+        if not result.created:
+            raise
+        logger.warning("checkout: order %s committed, answering from memory", result.order.order_no)
+        fields = OrderSerializer().fields
+        body = {name: fields[name].to_representation(getattr(result.order, name)) for name in _WRITTEN_FIELDS}
+        body |= {"store": str(data.get("store") or ""), "lines": [], "benefits": result.order.benefits}
+    headers = {} if result.created else {"Idempotent-Replayed": "true"}
+    return Response(body, status=status.HTTP_201_CREATED, headers=headers)
+
+
+class OrderListView(TenantAPIView):
+    operations = {"GET": "members.member.view", "POST": "loyalty.order.create"}
+
+    @extend_schema(responses=OrderSerializer(many=True), parameters=[OpenApiParameter("member", int)])
+    def get(self, request: Request) -> Response:
+        from huiyuan.members.selectors import member_access_by_id
+        from huiyuan.platform.access import filter_queryset
+        from huiyuan.platform.api.views import paginate
+
+        qs = filter_queryset(request.user, "members.member.view", Order.objects.select_related("store"))
+        member = request.query_params.get("member")
+        if member:
+            if not member.isdecimal():
+                raise ValidationFailed(fields={"member": [_("A member id.")]})
+            qs = qs.filter(member_id=member_access_by_id(actor=request.user, member_id=int(member)).pk)
+        return paginate(self, request, qs.prefetch_related("lines").order_by("-paid_at", "-id"), OrderSerializer)
+
+    @extend_schema(request=OrderInput, responses={201: OrderSerializer})
+    @idempotent()
+    def post(self, request: Request) -> Response:
+        """Record an order the POS priced itself; points, tier, statistics and events follow as for
+        checkout. ``order_no`` is the idempotency key: a replay returns the first result (with
+        ``Idempotent-Replayed: true``), different content under the same number answers 409."""
+        data = validated(OrderInput, request.data)
+        return _order_answer(checkout.order_record(actor=request.user, data=data), data)
+
+
+class OrderDetailView(TenantAPIView):
+    operation = "members.member.view"
+
+    @extend_schema(responses=OrderSerializer)
+    def get(self, request: Request, order_no: str) -> Response:
+        from huiyuan.members.orders import order_access
+
+        order = order_access(actor=request.user, order_no=order_no)
+        return Response(OrderSerializer(order).data)
+
+
+class RefundView(TenantAPIView):
+    """Refund part or all of an order (``/orders/<no>/refunds`` and ``/checkout/<no>/refunds``,
+    the same service): money, statistics, and in proportion the points and stored value."""
+
+    operation = "loyalty.order.create"
+
+    @extend_schema(request=RefundInput, responses={201: RefundSerializer})
+    @idempotent()
+    def post(self, request: Request, order_no: str) -> Response:
+        result = refunds.order_refund(actor=request.user, order_no=order_no, **validated(RefundInput, request.data))
+        headers = {} if result.created else {"Idempotent-Replayed": "true"}
+        return Response(RefundSerializer(result.refund).data, status=status.HTTP_201_CREATED, headers=headers)
+
+
 class CheckoutQuoteView(TenantAPIView):
     """What the member would get for this basket: tier and tier discount, every unused coupon
     with what it takes off (or why it cannot be used), points and stored-value options, points
@@ -37,39 +129,23 @@ class CheckoutQuoteView(TenantAPIView):
 
     operation = "loyalty.order.create"
 
+    @extend_schema(request=OrderInput, responses={200: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
-        return Response(checkout.checkout_options(actor=request.user, data=_body(request)))
+        return Response(checkout.checkout_options(actor=request.user, data=validated(OrderInput, request.data)))
 
 
 class CheckoutView(TenantAPIView):
     """Commit the order with every discount, redemption and earning in one transaction. A replay
-    of the same ``order_no`` returns the first result (``Idempotent-Replayed: true``)."""
+    of the same ``order_no`` (or ``Idempotency-Key``) returns the first result
+    (``Idempotent-Replayed: true``)."""
 
     operation = "loyalty.order.create"
 
+    @extend_schema(request=OrderInput, responses={201: OrderSerializer})
+    @idempotent()
     def post(self, request: Request) -> Response:
-        result = checkout.checkout_commit(actor=request.user, data=_body(request))
-        order = Order.objects.select_related("store").prefetch_related("lines").get(pk=result.order.pk)
-        body = {**OrderSerializer(order).data, "benefits": order.benefits}
-        headers = {} if result.created else {"Idempotent-Replayed": "true"}
-        return Response(body, status=status.HTTP_201_CREATED, headers=headers)
-
-
-class CheckoutRefundView(TenantAPIView):
-    operation = "loyalty.order.create"
-
-    def post(self, request: Request, order_no: str) -> Response:
-        data = _body(request)
-        result = refunds.checkout_refund(
-            actor=request.user,
-            order_no=order_no,
-            refund_no=str(data.get("refund_no") or ""),
-            amount=data.get("amount"),
-            reason=str(data.get("reason") or ""),
-            lines=data.get("lines") or None,
-        )
-        headers = {} if result.created else {"Idempotent-Replayed": "true"}
-        return Response(RefundSerializer(result.refund).data, status=status.HTTP_201_CREATED, headers=headers)
+        data = validated(OrderInput, request.data)
+        return _order_answer(checkout.checkout_commit(actor=request.user, data=data), data)
 
 
 class MemberTopUpView(TenantAPIView):

@@ -18,7 +18,7 @@ from huiyuan.platform.downloads import file_download
 from huiyuan.platform.errors import NotFound, ValidationFailed
 from huiyuan.platform.idempotency import idempotent
 
-from .. import custom_fields, exports, imports, orders, segments, selectors, services, stats, stores, tags
+from .. import custom_fields, exports, imports, segments, selectors, services, stats, stores, tags
 from ..fields import registry
 from ..models import Member, MemberHistory, Order
 from .serializers import (
@@ -28,9 +28,6 @@ from .serializers import (
     MemberHistorySerializer,
     MemberSerializer,
     MemberWriteSerializer,
-    OrderSerializer,
-    RefundSerializer,
-    RefundWriteSerializer,
     SegmentSerializer,
     StoreSerializer,
     StoreWriteSerializer,
@@ -236,49 +233,6 @@ class CustomFieldOrderView(TenantAPIView):
             raise ValidationFailed(fields={"order": [_("A list of field ids.")]})
         custom_fields.custom_field_reorder(actor=request.user, ordered_ids=ids)
         return Response(CustomFieldSerializer(custom_fields.custom_field_list(), many=True).data)
-
-
-# ---- orders -----------------------------------------------------------------------------------
-class OrderListView(TenantAPIView):
-    operations = {"GET": "members.member.view", "POST": "loyalty.order.create"}
-
-    @extend_schema(responses=OrderSerializer(many=True), parameters=[OpenApiParameter("member", int)])
-    def get(self, request: Request) -> Response:
-        from huiyuan.platform.access import filter_queryset
-
-        qs = filter_queryset(request.user, "members.member.view", Order.objects.select_related("store"))
-        member = request.query_params.get("member")
-        if member and member.isdecimal():
-            qs = qs.filter(member_id=selectors.member_access_by_id(actor=request.user, member_id=int(member)).pk)
-        return paginate(self, request, qs.prefetch_related("lines"), OrderSerializer)
-
-    @extend_schema(request=None, responses={201: OrderSerializer})
-    def post(self, request: Request) -> Response:
-        """Record an order. ``order_no`` is the idempotency key: a replay returns the first result
-        (with ``Idempotent-Replayed: true``), different content under the same number answers 409."""
-        result = orders.order_record(actor=request.user, data=dict(_body(request)))
-        headers = {} if result.created else {"Idempotent-Replayed": "true"}
-        order = Order.objects.prefetch_related("lines").select_related("store").get(pk=result.order.pk)
-        return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED, headers=headers)
-
-
-class OrderDetailView(TenantAPIView):
-    operation = "members.member.view"
-
-    def get(self, request: Request, order_no: str) -> Response:
-        order = orders.order_access(actor=request.user, order_no=order_no)
-        return Response(OrderSerializer(order).data)
-
-
-class RefundView(TenantAPIView):
-    operation = "loyalty.order.create"
-
-    @extend_schema(request=RefundWriteSerializer, responses={201: RefundSerializer})
-    def post(self, request: Request, order_no: str) -> Response:
-        data = _validated(RefundWriteSerializer, request.data)
-        result = orders.refund_record(actor=request.user, order_no=order_no, **data)
-        headers = {} if result.created else {"Idempotent-Replayed": "true"}
-        return Response(RefundSerializer(result.refund).data, status=status.HTTP_201_CREATED, headers=headers)
 
 
 # ---- tags and segments --------------------------------------------------------------------------

@@ -146,3 +146,25 @@ class MeSerializer(serializers.Serializer):
     operations = serializers.ListField(child=serializers.CharField())
     store_ids = serializers.ListField(child=serializers.IntegerField(), allow_null=True)
     tenant = serializers.CharField()
+
+
+class EventDeliverySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    event_id = serializers.IntegerField()
+    event_type = serializers.CharField(source="event.event_type")
+    event_created_at = serializers.DateTimeField(source="event.created_at")
+    subscriber = serializers.CharField()
+    status = serializers.CharField()
+    attempts = serializers.IntegerField()
+    dispatches = serializers.IntegerField()
+    next_attempt_at = serializers.DateTimeField()
+    handled_at = serializers.DateTimeField(allow_null=True)
+    last_error = serializers.CharField()
+
+
+class DeliveryRetrySerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=1000)
+
+
+class DeliveryRetriedSerializer(serializers.Serializer):
+    revived = serializers.IntegerField()

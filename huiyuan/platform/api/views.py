@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -13,6 +14,7 @@ from rest_framework.response import Response
 
 from .. import apikeys, audit, staff
 from ..access import actor_operations, sees_all_stores, store_ids_subquery
+from ..errors import ValidationFailed
 from ..idempotency import idempotent
 from .base import TenantAPIView
 from .pagination import StandardPagination
@@ -21,6 +23,9 @@ from .serializers import (
     ApiKeyIssuedSerializer,
     ApiKeySerializer,
     AuditEntrySerializer,
+    DeliveryRetriedSerializer,
+    DeliveryRetrySerializer,
+    EventDeliverySerializer,
     InvitationSerializer,
     MeSerializer,
     OperationSerializer,
@@ -157,3 +162,40 @@ class AuditListView(TenantAPIView):
             until=parse_datetime(p["until"]) if p.get("until") else None,
         )
         return paginate(self, request, qs, AuditEntrySerializer)
+
+
+class EventDeliveryListView(TenantAPIView):
+    """Deliveries of this merchant's events to subscribers (automation, integrations, tags):
+    ``?status=dead`` lists those that failed for good and wait for a retry."""
+
+    operation = "platform.events.manage"
+
+    @extend_schema(
+        responses=EventDeliverySerializer(many=True),
+        parameters=[OpenApiParameter("status", str, enum=["pending", "handled", "dead"])],
+    )
+    def get(self, request: Request) -> Response:
+        from ..events.models import Delivery
+        from ..events.selectors import delivery_list
+
+        wanted = request.query_params.get("status", "")
+        if wanted and wanted not in Delivery.Status.values:
+            raise ValidationFailed(fields={"status": [_("Choose pending, handled or dead.")]})
+        return paginate(self, request, delivery_list(status=wanted), EventDeliverySerializer)
+
+
+class EventDeliveryRetryView(TenantAPIView):
+    """Send dead deliveries again: the given ``ids``, or all of them when none are given."""
+
+    operation = "platform.events.manage"
+
+    @extend_schema(request=DeliveryRetrySerializer, responses=DeliveryRetriedSerializer)
+    def post(self, request: Request) -> Response:
+        from ..events.services import deliveries_retry
+
+        serializer = DeliveryRetrySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        ids = serializer.validated_data.get("ids")
+        revived = deliveries_retry(delivery_ids=ids)
+        audit.audit_record(actor=request.user, action="platform.events.retry", changes={"ids": ids, "revived": revived})
+        return Response({"revived": revived})

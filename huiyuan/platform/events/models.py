@@ -59,9 +59,7 @@ class Delivery(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["event", "subscriber"], name="delivery_once_per_subscriber")]
         indexes = [
-            models.Index(
-                fields=["next_attempt_at"], name="delivery_due_idx", condition=models.Q(status="pending")
-            ),
+            models.Index(fields=["next_attempt_at"], name="delivery_due_idx", condition=models.Q(status="pending")),
             models.Index(fields=["tenant_schema", "status"], name="delivery_tenant_status_idx"),
         ]
 

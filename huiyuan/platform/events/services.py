@@ -80,25 +80,29 @@ def publish_after_commit(event_ids: list[int]) -> None:
 
 
 _last_handover = 0.0  # per process
+_handover_paused_until = 0.0  # after a broker error, leave the broker to the sweep for a while
+HANDOVER_PAUSE_AFTER_ERROR = 5.0
 
 
 def dispatch_committed(ids: list[int]) -> None:
-    """Hand committed events to a worker, which fans them out to the subscribers and marks them
-    published; the committing request pays for one broker message at most. Under load a process
-    sends at most one hand-over per ``HUIYUAN_OUTBOX_HANDOVER_INTERVAL``: each one makes the
-    worker publish everything pending, and the beat sweep (every 2 s) catches the last of a
-    burst. If the broker is down the rows stay unpublished until the sweep gets through."""
-    global _last_handover
+    """Hand committed events to a worker, which fans them out to the subscribers; the committing
+    request pays for one broker message at most. Under load a process sends at most one hand-over
+    per ``HUIYUAN_OUTBOX_HANDOVER_INTERVAL``: each one makes the worker publish everything pending,
+    and the beat sweep (every 2 s) catches the last of a burst. If the broker is down the rows stay
+    unpublished until the sweep gets through, and requests stop trying for a few seconds so a dead
+    broker does not slow every commit."""
+    global _last_handover, _handover_paused_until
     from .tasks import publish_batch
 
     now = time.monotonic()
-    if now - _last_handover < django_settings.HUIYUAN_OUTBOX_HANDOVER_INTERVAL:
+    if now < _handover_paused_until or now - _last_handover < django_settings.HUIYUAN_OUTBOX_HANDOVER_INTERVAL:
         return
     _last_handover = now
     try:
-        publish_batch.apply_async(args=[ids])
+        publish_batch.apply_async(args=[ids], retry=False)
     except Exception as exc:  # noqa: BLE001 - the commit stands; the sweep retries
         _last_handover = 0.0
+        _handover_paused_until = time.monotonic() + HANDOVER_PAUSE_AFTER_ERROR
         logger.warning("outbox: could not hand over events %s: %s", ids, exc)
         OutboxEvent.objects.filter(pk__in=ids).update(attempts=F("attempts") + 1, last_error=str(exc)[:2000])
 

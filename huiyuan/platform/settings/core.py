@@ -56,6 +56,7 @@ HUIYUAN_URL_SCHEME = E.PUBLIC_URL_SCHEME
 HUIYUAN_TENANT_POOL_SIZE = E.TENANT_POOL_SIZE
 HUIYUAN_OUTBOX_HANDOVER_INTERVAL = E.OUTBOX_HANDOVER_INTERVAL
 HUIYUAN_DELIVERY_LEASE_SECONDS = E.DELIVERY_LEASE_SECONDS
+HUIYUAN_HEALTH_TOKEN = E.HEALTH_TOKEN
 HUIYUAN_DELIVERY_RETRY_BASE = E.DELIVERY_RETRY_BASE
 HUIYUAN_DELIVERY_MAX_ATTEMPTS = E.DELIVERY_MAX_ATTEMPTS
 
@@ -70,6 +71,7 @@ DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 MIDDLEWARE = [
+    "huiyuan.platform.api.middleware.ApiErrorMiddleware",
     "huiyuan.platform.health.HealthCheckMiddleware",
     "huiyuan.tenants.middleware.TenantMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -154,8 +156,10 @@ WHITENOISE_AUTOREFRESH = not E.IS_PRODUCTION
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Fails open (``platform/cache.py``): Redis down slows and breaks nothing PostgreSQL can do.
+        "BACKEND": "huiyuan.platform.cache.FailOpenRedisCache",
         "LOCATION": E.REDIS_URL,
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1.0},
         # Every cache key carries the tenant schema, so two tenants never share an entry.
         "KEY_FUNCTION": "django_tenants.cache.make_key",
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",

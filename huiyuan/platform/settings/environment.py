@@ -49,3 +49,6 @@ DELIVERY_RETRY_BASE: float = env.float("HUIYUAN_DELIVERY_RETRY_BASE", default=5.
 DELIVERY_MAX_ATTEMPTS: int = env.int("HUIYUAN_DELIVERY_MAX_ATTEMPTS", default=8)
 THROTTLE_ANON: str = env.str("HUIYUAN_THROTTLE_ANON", default="30/minute")
 THROTTLE_ACTOR: str = env.str("HUIYUAN_THROTTLE_ACTOR", default="1200/minute")
+# Bearer token that opens the detailed readiness report (/health/ready) to monitoring from afar;
+# loopback callers always get it.
+HEALTH_TOKEN: str = env.str("HUIYUAN_HEALTH_TOKEN", default="")
