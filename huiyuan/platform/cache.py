@@ -79,4 +79,6 @@ class FailOpenRedisCacheClient(RedisCacheClient):
 
 
 class FailOpenRedisCache(RedisCache):
-    _class = FailOpenRedisCacheClient
+    def __init__(self, server: Any, params: Any) -> None:
+        super().__init__(server, params)
+        self._class = FailOpenRedisCacheClient  # Django sets the client class per instance
