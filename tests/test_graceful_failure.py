@@ -123,8 +123,19 @@ def private_redis(tmp_path: Path, settings: Any) -> Iterator[dict[str, Any]]:
 
     def start() -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(  # noqa: S603
-            [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(tmp_path)],
+            [
+                redis_binary(),
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(tmp_path),
+            ],
             stdout=subprocess.DEVNULL,
         )
         while not port_open(port):

@@ -256,8 +256,9 @@ def test_balances_are_segment_fields(in_alpha: World) -> None:
     assert list(funded.values_list("pk", flat=True)) == [in_alpha.member_b.pk]
 
 
-def test_nightly_job_expires_reviews_and_reconciles(in_alpha: World) -> None:
-    from huiyuan.loyalty.tasks import loyalty_nightly_task
+def test_nightly_jobs_expire_and_reconcile_each_on_its_own(in_alpha: World, monkeypatch: Any) -> None:
+    from huiyuan.loyalty import tasks
+    from huiyuan.loyalty.tasks import expire_points_task, reconcile_task
 
     points_earn(
         member_id=in_alpha.member_a.pk,
@@ -266,6 +267,16 @@ def test_nightly_job_expires_reviews_and_reconciles(in_alpha: World) -> None:
         cause="order",
         expires_at=timezone.now() - timedelta(seconds=1),
     )
-    result = loyalty_nightly_task.apply().get()
-    assert result["points_expired"] == 40 and result["drift"] == 0
-    assert loyalty_nightly_task.apply().get()["points_expired"] == 0
+    assert expire_points_task.apply().get() == 40
+    assert expire_points_task.apply().get() == 0
+    assert reconcile_task.apply().get() == 0
+
+    sent: list[str] = []
+    for task in tasks.NIGHTLY_TASKS:
+        monkeypatch.setattr(task, "delay", lambda task=task: sent.append(task.name))
+    from django.db import connection
+
+    connection.set_schema_to_public()
+    assert tasks.loyalty_nightly_all_tenants_task.apply().get() >= 2  # alpha and beta at least
+    per_tenant = len(tasks.NIGHTLY_TASKS)
+    assert len(sent) % per_tenant == 0 and sent[:per_tenant] == [t.name for t in tasks.NIGHTLY_TASKS]

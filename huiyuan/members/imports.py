@@ -12,15 +12,18 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import re
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -38,6 +41,8 @@ from .models import CustomField, ImportJob, Member, MemberHistory, Store
 from .parsing import parse_bool, parse_date, parse_datetime
 from .services import parse_gender
 from .tables import Table, TableError, read_head, read_table
+
+logger = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 PREVIEW_ROWS = 10
@@ -295,15 +300,86 @@ def import_start(
             errors.setdefault("mapping", []).append(_("Map a column to the phone number: every member needs one."))
     if errors:
         raise ValidationFailed(fields=errors)
-    from .tasks import run_import_task
-
     with transaction.atomic():
         job.mapping = {h: t for h, t in mapping.items() if t}
         job.options = options
         job.status = ImportJob.Status.QUEUED
-        job.save(update_fields=["mapping", "options", "status"])
-        transaction.on_commit(lambda: run_import_task.delay(job.pk))
+        job.heartbeat_at = timezone.now()
+        job.save(update_fields=["mapping", "options", "status", "heartbeat_at"])
+        transaction.on_commit(lambda: _send_run(job.pk))
     return job
+
+
+def _send_run(job_id: int) -> None:
+    from .tasks import run_import_task
+
+    try:
+        run_import_task.delay(job_id)
+    except Exception as exc:  # noqa: BLE001 - the job shows as stalled and can be retried
+        logger.warning("import %s queued but not sent (%s); it will show as stalled", job_id, exc)
+
+
+def job_stalled(job: ImportJob, now: datetime | None = None) -> bool:
+    """Queued or running, and no sign of life for ``HUIYUAN_JOB_STALE_SECONDS``."""
+    if job.status not in (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING) or job.heartbeat_at is None:
+        return False
+    return job.heartbeat_at < (now or timezone.now()) - timedelta(seconds=django_settings.HUIYUAN_JOB_STALE_SECONDS)
+
+
+def import_retry(*, actor: Any, job_id: int) -> ImportJob:
+    """Send a stalled import again; it resumes from the start (imports are idempotent)."""
+    job = import_access(actor=actor, job_id=job_id)
+    if not job_stalled(job):
+        raise ValidationFailed(fields={"job": [_("Only an import that has stalled can be retried.")]})
+    ImportJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
+    _send_run(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def import_claim(job_id: int) -> ImportJob | None:
+    """Claim the job for this run, atomically: a queued one, or a stalled one whose worker died.
+    None when another run holds it (a duplicate message) or it is finished. A job that has
+    already stalled ``MAX_JOB_ATTEMPTS`` times is failed, visibly, instead of tried again."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=django_settings.HUIYUAN_JOB_STALE_SECONDS)
+    claimable = Q(status__in=[ImportJob.Status.QUEUED, ImportJob.Status.UPLOADED]) | Q(
+        status=ImportJob.Status.RUNNING, heartbeat_at__lt=stale
+    )
+    claimed = ImportJob.objects.filter(claimable, pk=job_id).update(
+        status=ImportJob.Status.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return None
+    job = ImportJob.objects.get(pk=job_id)
+    if job.attempts > MAX_JOB_ATTEMPTS:
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.Status.FAILED,
+            message=_("The import stopped %(n)d times without finishing (its worker was lost); upload it again.")
+            % {"n": job.attempts - 1},
+            finished_at=now,
+        )
+        return None
+    return job
+
+
+MAX_JOB_ATTEMPTS = 3
+
+
+def _order_import_message(result: Any) -> str:
+    message = _("%(n)d members created, %(s).2f s") % {"n": result.members_created, "s": result.seconds}
+    if result.ignored_columns:
+        message += "; " + _("columns not imported (an order has no such field): %(c)s") % {
+            "c": ", ".join(result.ignored_columns)
+        }
+    return message
+
+
+def _progress(job_id: int) -> Any:
+    def report(done: int) -> None:
+        ImportJob.objects.filter(pk=job_id).update(processed_rows=done, heartbeat_at=timezone.now())
+
+    return report
 
 
 # ---- the run ------------------------------------------------------------------------------------
@@ -335,10 +411,10 @@ class ImportOutcome:
 
 
 def import_run(job_id: int) -> ImportJob:
-    job = ImportJob.objects.get(pk=job_id)
-    if job.status not in (ImportJob.Status.QUEUED, ImportJob.Status.UPLOADED):
-        return job  # a redelivered task: the first run owns the job
-    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, started_at=timezone.now())
+    claimed = import_claim(job_id)
+    if claimed is None:
+        return ImportJob.objects.get(pk=job_id)  # another run holds it, or it is finished
+    job = claimed
     from huiyuan.platform.models import User
 
     actor = User.objects.filter(pk=job.created_by_id).first() if job.created_by_id else None
@@ -353,7 +429,7 @@ def import_run(job_id: int) -> ImportJob:
             upsert_by=job.options.get("upsert_by", "phone"),
             update_existing=job.options.get("update_existing", True),
             source=f"import:{job.pk}",
-            progress=lambda done: ImportJob.objects.filter(pk=job.pk).update(processed_rows=done),
+            progress=_progress(job.pk),
         )
     except Exception as exc:
         ImportJob.objects.filter(pk=job.pk).update(
@@ -384,6 +460,7 @@ def _run_order_import(job: ImportJob, actor: Any, table: Table) -> ImportJob:
         mapping=job.mapping,
         source=f"import:{job.pk}",
         unknown_members=job.options.get("unknown_members", "create"),
+        progress=_progress(job.pk),
     )
     ImportJob.objects.filter(pk=job.pk).update(
         status=ImportJob.Status.DONE,
@@ -392,7 +469,7 @@ def _run_order_import(job: ImportJob, actor: Any, table: Table) -> ImportJob:
         unchanged_count=result.skipped,
         error_count=len(result.errors),
         errors=[e.as_dict() for e in result.errors],
-        message=_("%(n)d members created, %(s).2f s") % {"n": result.members_created, "s": result.seconds},
+        message=_order_import_message(result),
         finished_at=timezone.now(),
     )
     job.refresh_from_db()

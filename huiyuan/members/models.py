@@ -358,6 +358,11 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Claims and liveness: a run bumps ``attempts`` when it claims the job and ``heartbeat_at`` as
+    # it makes progress; a queued or running job whose heartbeat stopped is stalled (its message
+    # or its worker was lost) and can be resumed by a redelivered task or an explicit retry.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

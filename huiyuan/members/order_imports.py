@@ -12,6 +12,7 @@ History imports never award points (``source = import``).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -37,6 +38,7 @@ from .imports import (
     norm_header,
 )
 from .models import Member, Order, OrderLine, Store
+from .orders import request_hash_of
 from .parsing import parse_datetime, parse_decimal
 from .stats import stats_rebuild
 from .tables import Table
@@ -137,6 +139,9 @@ class _Order:
     member_id: int | None = None
 
 
+LINE_TARGETS = ("sku", "item_name", "category", "quantity", "line_amount")
+
+
 @dataclass
 class OrderImportOutcome:
     created: int = 0
@@ -144,16 +149,28 @@ class OrderImportOutcome:
     members_created: int = 0
     errors: list[RowError] = field(default_factory=list)
     seconds: float = 0.0
+    ignored_columns: list[str] = field(default_factory=list)  # mapped, but to nothing an order stores
 
 
 def import_orders(
-    *, actor: Any, table: Table, mapping: dict[str, str], unknown_members: str = "create", source: str = "import"
+    *,
+    actor: Any,
+    table: Table,
+    mapping: dict[str, str],
+    unknown_members: str = "create",
+    source: str = "import",
+    progress: Callable[[int], Any] | None = None,
 ) -> OrderImportOutcome:
     check_permission(actor, "members.member.import")
     check_permission(actor, "loyalty.order.create")
     started = time.perf_counter()
     outcome = OrderImportOutcome()
-    col = {target: table.headers.index(h) for h, target in mapping.items() if target and h in table.headers}
+    outcome.ignored_columns = sorted(h for h, target in mapping.items() if target and target not in ORDER_TARGETS)
+    col = {
+        target: table.headers.index(h)
+        for h, target in mapping.items()
+        if target in ORDER_TARGETS and h in table.headers
+    }
     for required in ("order_no", "paid_at", "store"):
         if required not in col:
             raise ValueError(f"map a column to {required}")
@@ -168,12 +185,15 @@ def import_orders(
     tz = tenant_timezone()
     now = timezone.now()
     orders: dict[str, _Order] = {}
-    has_lines = "line_amount" in col or "sku" in col
+    # Any mapped line column makes lines: a quantity or category alone is kept, never dropped.
+    has_lines = any(target in col for target in LINE_TARGETS)
 
     headers = table.headers
     cent = Decimal("0.01")
     columns = list(col.items())
     for offset, row in enumerate(table.rows):
+        if progress and offset and offset % 10_000 == 0:
+            progress(offset // 2)  # reading is about half of the work
         if not row:
             continue
         number = table.first_row + offset
@@ -253,6 +273,8 @@ def import_orders(
             continue
         if line is not None:
             existing.lines.append(line)
+    if progress:
+        progress(len(table.rows) // 2)
     table.rows.clear()
 
     with transaction.atomic():
@@ -353,6 +375,14 @@ def _skip_known(orders: dict[str, _Order], outcome: OrderImportOutcome) -> None:
             )
 
 
+def _import_hash(order: _Order, amount: Decimal) -> str:
+    """Imported orders carry a request hash too, so a POS posting the same number with any body
+    is told the number is taken (409), never handed the imported order as its replay."""
+    return request_hash_of(
+        {"imported": order.order_no, "store": order.store_id, "member": order.member_id, "amount": amount}
+    )
+
+
 def _insert(orders: list[_Order], outcome: OrderImportOutcome, source: str) -> set[int]:
     if not orders:
         return set()
@@ -379,7 +409,7 @@ def _insert(orders: list[_Order], outcome: OrderImportOutcome, source: str) -> s
                         Order.Status.PAID,
                         Order.Source.IMPORT,
                         order.paid_at,
-                        "",
+                        _import_hash(order, amount),
                         now,
                     )
                 )

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django_tenants.utils import tenant_context
-
-from huiyuan.platform.celery import app, tenant_task
+from huiyuan.platform.celery import app, fan_out_to_tenants, tenant_task
 from huiyuan.platform.events.registry import Event, subscribe
 
 
@@ -31,23 +29,21 @@ def analyze_tables_task(tables: list[str]) -> None:
 @tenant_task(name="huiyuan.members.nightly_stats")
 def nightly_stats_task() -> dict[str, Any]:
     from .stats import stats_recompute_nightly
+
+    return stats_recompute_nightly()
+
+
+@tenant_task(name="huiyuan.members.nightly_auto_tags")
+def nightly_auto_tags_task() -> dict[str, tuple[int, int]]:
     from .tags import auto_tags_evaluate
 
-    result: dict[str, Any] = stats_recompute_nightly()
-    result["auto_tags"] = auto_tags_evaluate()
-    return result
+    return auto_tags_evaluate()
 
 
 @app.task(name="huiyuan.members.nightly_all_tenants")
 def nightly_all_tenants_task() -> int:
-    """Beat runs this in public; it fans out one nightly task per active merchant."""
-    from huiyuan.tenants.provisioning import routable_tenants
-
-    tenants = routable_tenants()
-    for tenant in tenants:
-        with tenant_context(tenant):
-            nightly_stats_task.delay()
-    return len(tenants)
+    """Beat runs this in public; it sends each nightly job once per active merchant."""
+    return fan_out_to_tenants(nightly_stats_task, nightly_auto_tags_task)
 
 
 def _reevaluate_auto_tags(event: Event) -> None:

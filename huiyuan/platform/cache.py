@@ -17,6 +17,7 @@ logger = logging.getLogger("huiyuan.cache")
 T = TypeVar("T")
 RETRY_AFTER_SECONDS = 5.0
 
+
 class _State:
     down_until = 0.0
     last_error = ""

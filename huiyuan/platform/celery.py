@@ -45,3 +45,16 @@ def tenant_task(*args: Any, **kwargs: Any) -> Any:
     """``@tenant_task(name=...)``: a task that must run inside a tenant schema."""
     kwargs.setdefault("base", TenantOnlyTask)
     return app.task(*args, **kwargs)
+
+
+def fan_out_to_tenants(*tasks: Any) -> int:
+    """Send each task once per active merchant, each in its own tenant and its own message, so
+    one merchant's failure (or one job's) never skips another's. Beat's nightly tasks call this."""
+    from django_tenants.utils import get_tenant_model, tenant_context
+
+    tenants = list(get_tenant_model().objects.filter(status="active").order_by("pk"))
+    for tenant in tenants:
+        with tenant_context(tenant):
+            for task in tasks:
+                task.delay()
+    return len(tenants)

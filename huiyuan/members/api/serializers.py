@@ -201,12 +201,16 @@ class SegmentSerializer(serializers.ModelSerializer):
 
 
 class ImportJobSerializer(serializers.ModelSerializer):
+    stalled = serializers.SerializerMethodField(help_text="queued or running with no progress for a while: retry it")
+
     class Meta:
         model = ImportJob
         fields = [
             "id",
             "kind",
             "status",
+            "stalled",
+            "attempts",
             "original_name",
             "mapping",
             "options",
@@ -221,6 +225,11 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
         ]
+
+    def get_stalled(self, job: ImportJob) -> bool:
+        from ..imports import job_stalled
+
+        return job_stalled(job)
 
 
 def profile_data(member: Member, request: Any, *, fields: Any, orders: Any, history: Any) -> dict[str, Any]:

@@ -373,6 +373,17 @@ class ImportStartView(TenantAPIView):
         return Response(ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
+class ImportRetryView(TenantAPIView):
+    """Send a stalled import (its worker or message was lost) again."""
+
+    operation = "members.member.import"
+
+    @extend_schema(request=None, responses={202: ImportJobSerializer})
+    def post(self, request: Request, job_id: int) -> Response:
+        job = imports.import_retry(actor=request.user, job_id=job_id)
+        return Response(ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
 class ImportErrorsView(TenantAPIView):
     operation = "members.member.import"
 

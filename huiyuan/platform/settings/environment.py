@@ -52,3 +52,6 @@ THROTTLE_ACTOR: str = env.str("HUIYUAN_THROTTLE_ACTOR", default="1200/minute")
 # Bearer token that opens the detailed readiness report (/health/ready) to monitoring from afar;
 # loopback callers always get it.
 HEALTH_TOKEN: str = env.str("HUIYUAN_HEALTH_TOKEN", default="")
+# A queued or running import with no progress for this long is stalled (its worker or message
+# was lost): a redelivered task takes it over, and the console offers a retry.
+JOB_STALE_SECONDS: int = env.int("HUIYUAN_JOB_STALE_SECONDS", default=120)
