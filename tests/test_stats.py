@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 import time_machine
 from django.utils import timezone
 
@@ -117,3 +118,50 @@ def test_lifecycle_thresholds_are_validated_and_audited(alpha: World) -> None:
         .status_code
         == 403
     )
+
+
+@pytest.mark.parametrize("population", [1, 2, 7, 23, 60])
+def test_scoring_touched_members_agrees_with_the_full_ranking(in_alpha: World, population: int) -> None:
+    import random
+
+    from huiyuan.members.stats import rfm_score_members
+
+    rng = random.Random(population)
+    now = timezone.now()
+    for i in range(population):
+        Member.objects.create(
+            phone=f"+8613600{i:06d}",
+            card_no=f"S{i}",
+            order_count=rng.randint(1, 5),  # plenty of ties
+            total_spend=Decimal(rng.choice([50, 100, 100, 250, 999])),
+            first_purchase_at=now - timedelta(days=400),
+            last_purchase_at=now - timedelta(days=rng.randint(0, 30)),
+        )
+    stats_recompute_nightly()
+    buyers = Member.objects.filter(card_no__startswith="S")
+    full = {pk: (r, f, m) for pk, r, f, m in buyers.values_list("pk", "r_score", "f_score", "m_score")}
+    buyers.update(r_score=0, f_score=0, m_score=0)
+    rfm_score_members(list(full))
+    assert {pk: (r, f, m) for pk, r, f, m in buyers.values_list("pk", "r_score", "f_score", "m_score")} == full
+
+
+def test_a_first_purchase_is_scored_within_the_order_event_not_the_next_night(in_alpha: World) -> None:
+    now = timezone.now()
+    for i in range(5):
+        Member.objects.create(
+            phone=f"+86135000000{i:02d}",
+            card_no=f"T{i}",
+            order_count=1,
+            total_spend=Decimal(10 * (i + 1)),
+            first_purchase_at=now - timedelta(days=40),
+            last_purchase_at=now - timedelta(days=40),
+        )
+    stats_recompute_nightly()
+    order_record(
+        actor=in_alpha.hq,
+        data={"order_no": "FIRST-1", "store": "A001", "member": {"id": in_alpha.member_a.pk}, "paid_amount": "900"},
+    )
+    row = OutboxEvent.objects.get(event_type="order.paid", payload__order_no="FIRST-1")
+    _reevaluate_auto_tags(Event(row.pk, row.event_type, row.aggregate_type, row.aggregate_id, row.payload))
+    member = Member.objects.get(pk=in_alpha.member_a.pk)
+    assert (member.r_score, member.m_score) == (5, 5) and member.lifecycle == "new"

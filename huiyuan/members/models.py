@@ -148,6 +148,9 @@ class MemberSettings(models.Model):
     active_days = models.PositiveIntegerField(default=90)
     at_risk_days = models.PositiveIntegerField(default=180)
     dormant_days = models.PositiveIntegerField(default=365)
+    # Where the R/F/M quintiles changed hands at the last full ranking (nightly, after an order
+    # import): members touched since are scored against these at once (``rfm_score_members``).
+    rfm_boundaries = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

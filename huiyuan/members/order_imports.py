@@ -5,7 +5,8 @@ amount`` columns are mapped). Idempotent: an order number already in the books i
 matches, reported when it differs. Members are matched by phone or card; unknown ones are created
 (``unknown_members="create"``) or reported (``"report"``). Orders and lines are COPYed with
 reserved ids; the affected members' statistics (count, spend, first / last purchase, lifecycle)
-are rebuilt in one statement in the same transaction. R/F/M quintiles move with the nightly job.
+are rebuilt in one statement in the same transaction, and their R/F/M scores set against the last
+full ranking (the nightly job ranks everyone again).
 History imports never award points (``source = import``).
 """
 
@@ -40,7 +41,7 @@ from .imports import (
 from .models import Member, Order, OrderLine, Store
 from .orders import request_hash_of
 from .parsing import parse_datetime, parse_decimal
-from .stats import stats_rebuild
+from .stats import rfm_score_members, stats_rebuild
 from .tables import Table
 
 ORDER_TARGETS: dict[str, tuple[str, ...]] = {
@@ -283,6 +284,7 @@ def import_orders(
         touched = _insert(list(orders.values()), outcome, source)
         if touched:
             stats_rebuild(sorted(touched), rfm=False)
+            rfm_score_members(sorted(touched))
         audit_record(
             actor=actor,
             action="members.order.import",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -112,7 +113,74 @@ def stats_recompute_nightly(now: datetime | None = None) -> dict[str, int]:
         rfm_changed = cursor.rowcount
         cursor.execute(RFM_RESET_SQL.format(table=table))
         rfm_changed += cursor.rowcount
+        MemberSettings.objects.filter(pk=member_settings().pk).update(rfm_boundaries=_rfm_boundaries())
     return {"lifecycle_changed": lifecycle_changed, "rfm_changed": rfm_changed}
+
+
+_RFM_COLUMNS = {"r": "last_purchase_at", "f": "order_count", "m": "total_spend"}
+
+
+def _rfm_boundaries() -> dict[str, Any]:
+    """Per metric, the value a member must exceed to reach scores 2..5: with values sorted
+    v[0..N-1], ``RFM_SQL`` gives score >= s exactly when value > v[p - 1], p = ceil((s-1)(N-1)/4.999)."""
+    table = connection.ops.quote_name(Member._meta.db_table)
+    buyers = f"FROM {table} WHERE last_purchase_at IS NOT NULL AND order_count > 0"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) {buyers}")  # noqa: S608
+        population = cursor.fetchone()[0]
+        positions = [math.ceil(Decimal(s - 1) * (population - 1) / Decimal("4.999")) for s in range(2, 6)]
+        boundaries: dict[str, Any] = {"n": population}
+        for key, column in _RFM_COLUMNS.items():
+            wanted = sorted({p for p in positions if p >= 1})
+            cursor.execute(
+                f"SELECT rn, value::text FROM (SELECT row_number() OVER (ORDER BY {column}) AS rn, "  # noqa: S608
+                f"{column} AS value {buyers}) ranked WHERE rn = ANY(%s)",
+                [wanted],  # row_number is 1-based: row p holds v[p - 1]
+            )
+            by_position = dict(cursor.fetchall())
+            boundaries[key] = [by_position.get(p) for p in positions]
+    return boundaries
+
+
+_SCORE_SQL = """
+UPDATE {table} AS mem SET
+    r_score = CASE WHEN last_purchase_at IS NULL OR order_count = 0 THEN 0
+                   ELSE 1 + (SELECT count(*) FROM unnest(%(r)s::timestamptz[]) b WHERE b IS NOT NULL
+                             AND mem.last_purchase_at > b)::int END,
+    f_score = CASE WHEN last_purchase_at IS NULL OR order_count = 0 THEN 0
+                   ELSE 1 + (SELECT count(*) FROM unnest(%(f)s::int[]) b WHERE b IS NOT NULL
+                             AND mem.order_count > b)::int END,
+    m_score = CASE WHEN last_purchase_at IS NULL OR order_count = 0 THEN 0
+                   ELSE 1 + (SELECT count(*) FROM unnest(%(m)s::numeric[]) b WHERE b IS NOT NULL
+                             AND mem.total_spend > b)::int END
+WHERE mem.id = ANY(%(ids)s)
+"""
+
+
+def rfm_score_members(member_ids: list[int]) -> int:
+    """Score the given members at once against the boundaries of the last full ranking (made now
+    if there is none yet), so a first purchase shows in segments in seconds, not the next day.
+    The nightly run ranks everyone again."""
+    if not member_ids:
+        return 0
+    settings = member_settings()
+    boundaries = settings.rfm_boundaries or {}
+    if not boundaries.get("n"):
+        boundaries = _rfm_boundaries()
+        MemberSettings.objects.filter(pk=settings.pk).update(rfm_boundaries=boundaries)
+    table = connection.ops.quote_name(Member._meta.db_table)
+    blank = [None] * 4
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SCORE_SQL.format(table=table),
+            {
+                "ids": member_ids,
+                "r": boundaries.get("r") or blank,
+                "f": boundaries.get("f") or blank,
+                "m": boundaries.get("m") or blank,
+            },
+        )
+        return cursor.rowcount
 
 
 REBUILD_SQL = """

@@ -47,12 +47,17 @@ def nightly_all_tenants_task() -> int:
 
 
 def _reevaluate_auto_tags(event: Event) -> None:
+    """After an order or refund, first move the member's R/F/M scores (within seconds, not at the
+    next nightly run), then the automatic tags that may depend on them."""
+    from .stats import rfm_score_members
     from .tags import auto_tags_evaluate
 
     member_id = event.payload.get("member_id") or (
         event.payload.get("id") if event.aggregate_type == "member" else None
     )
     if member_id:
+        if event.type.startswith("order."):
+            rfm_score_members([int(member_id)])
         auto_tags_evaluate([int(member_id)])
 
 
