@@ -11,9 +11,15 @@ from typing import Any
 
 from django.utils import timezone
 
-from huiyuan.members.imports import MAX_JOB_ATTEMPTS, import_run, import_start, import_upload
+from huiyuan.members.imports import (
+    MAX_JOB_ATTEMPTS,
+    import_orders,
+    import_run,
+    import_start,
+    import_upload,
+    suggest_order_mapping,
+)
 from huiyuan.members.models import ImportJob, Member, Order, OrderLine
-from huiyuan.members.order_imports import import_orders, suggest_order_mapping
 from huiyuan.members.tables import read_table
 
 from .conftest import World, api

@@ -9,9 +9,8 @@ from typing import Any
 
 from django_tenants.utils import tenant_context
 
-from huiyuan.members.imports import import_run
+from huiyuan.members.imports import import_orders, import_run, suggest_order_mapping
 from huiyuan.members.models import Member, Order
-from huiyuan.members.order_imports import import_orders, suggest_order_mapping
 from huiyuan.members.tables import read_table
 
 from .conftest import World, api

@@ -28,21 +28,14 @@ from huiyuan.platform.events.services import event_record
 from huiyuan.platform.phones import InvalidPhone, normalize_phone
 from huiyuan.platform.tenancy import tenant_timezone
 
-from .fields.base import is_blank
-from .imports import (
-    CORE_TARGETS,
-    ImportOutcome,
-    PreparedRow,
-    RowError,
-    cell_text,
-    insert_new_members,
-    norm_header,
-)
-from .models import Member, Order, OrderLine, Store
-from .orders import request_hash_of
-from .parsing import parse_datetime, parse_decimal
-from .stats import rfm_score_members, stats_rebuild
-from .tables import Table
+from ..fields.base import is_blank
+from ..models import Member, Order, OrderLine, Store
+from ..orders import request_hash_of
+from ..parsing import parse_datetime, parse_decimal
+from ..stats import rfm_score_members, stats_rebuild
+from ..tables import Table
+from .common import ImportOutcome, PreparedRow, RowError, cell_text, norm_header
+from .members import CORE_TARGETS, insert_new_members
 
 ORDER_TARGETS: dict[str, tuple[str, ...]] = {
     "order_no": (
