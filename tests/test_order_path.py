@@ -161,3 +161,21 @@ def test_twenty_concurrent_identical_refunds_all_get_the_same_successful_reply(c
         with tenant_context(alpha.tenant):
             Refund.objects.filter(order__order_no="CONC-R").delete()
         undo_committed_loyalty(alpha, alpha.member_a.pk, order_prefix="CONC-R")
+
+
+def test_the_checkout_answer_is_what_the_order_serializer_renders(alpha: World) -> None:
+    from huiyuan.loyalty.api.views import order_body
+    from huiyuan.members.api.serializers import OrderSerializer
+
+    body = {
+        **basket("BODY-1"),
+        "lines": [
+            {"sku": "A", "name": "拿铁", "category": "咖啡", "quantity": "2", "amount": "30.00"},
+            {"sku": "B", "amount": "12.5"},
+        ],
+    }
+    answer = api(alpha, "hq").post("/api/v1/checkout", body, format="json").json()
+    with tenant_context(alpha.tenant):
+        stored = Order.objects.select_related("store").prefetch_related("lines").get(order_no="BODY-1")
+        assert order_body(stored) == dict(OrderSerializer(stored).data)
+        assert {k: v for k, v in answer.items() if k != "benefits"} == dict(OrderSerializer(stored).data)

@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from huiyuan.members.models import Member, Order
+from huiyuan.members.models import Member, Order, OrderLine
 from huiyuan.members.orders import (
     clean_order,
     find_member,
@@ -398,7 +398,9 @@ WITH seen AS (
     INSERT INTO members_orderline (order_id, sku, name, category, quantity, amount, refunded_amount)
     SELECT o.id, l.sku, l.name, l.category, l.quantity, l.amount, 0
     FROM o, unnest(%(skus)s::text[], %(names)s::text[], %(categories)s::text[], %(quantities)s::numeric[],
-        %(amounts)s::numeric[]) AS l(sku, name, category, quantity, amount)
+        %(amounts)s::numeric[]) WITH ORDINALITY AS l(sku, name, category, quantity, amount, n)
+    ORDER BY l.n
+    RETURNING id
 ), member AS (
     UPDATE members_member SET order_count = %(order_count)s, total_spend = %(total_spend)s,
         first_purchase_at = %(first_purchase_at)s, last_purchase_at = %(last_purchase_at)s,
@@ -430,7 +432,8 @@ WITH seen AS (
         AS e(type text, aggregate_type text, aggregate_id text, payload jsonb, of_order boolean)
     RETURNING id
 )
-SELECT (SELECT count(*) FROM go), o.id, (SELECT array_agg(event.id ORDER BY event.id) FROM event)
+SELECT (SELECT count(*) FROM go), o.id, (SELECT array_agg(event.id ORDER BY event.id) FROM event),
+    (SELECT array_agg(line.id ORDER BY line.id) FROM line)
 FROM (VALUES (1)) AS one LEFT JOIN o ON true
 """
 
@@ -491,7 +494,7 @@ def _write(
     }
     row = fetch_one_prepared(_WRITE_SQL, params)
     assert row is not None
-    went_ahead, order_id, event_ids = row
+    went_ahead, order_id, event_ids, line_ids = row
     if not went_ahead:
         return _STALE
     if order_id is None:
@@ -499,7 +502,7 @@ def _write(
     publish_after_commit(list(event_ids or []))
     if member is not None:  # the ledgers that redeem next start from the balance just written
         member.points_balance, member.tier_id = changes["points_balance"], changes["tier_id"]
-    return Order(
+    order = Order(
         id=order_id,
         order_no=order_no,
         store_id=cleaned["store_id"],
@@ -515,6 +518,13 @@ def _write(
         request_hash=request_hash,
         created_at=now,
     )
+    # The answer is built from what was written, without reading it back: lines with their ids,
+    # the store as the snapshot read it.
+    order.store = snap.store
+    order._prefetched_objects_cache = {  # type: ignore[attr-defined]
+        "lines": [OrderLine(id=pk, order_id=order_id, **line) for pk, line in zip(line_ids or [], lines, strict=True)]
+    }
+    return order
 
 
 # The write statement's member parameters for an order without a member: nothing to guard,

@@ -70,7 +70,8 @@ SELECT
     (SELECT row_to_json(s)::text FROM members_membersettings s ORDER BY s.id LIMIT 1),
     (SELECT coalesce(json_agg(t ORDER BY t.rank), '[]')::text FROM loyalty_tier t),
     (SELECT coalesce(json_agg(r ORDER BY r.id), '[]')::text FROM loyalty_earnrule r WHERE r.active),
-    (SELECT json_build_array(s.id, s.status)::text FROM members_store s
+    -- in model field order: Model.from_db matches a partial row by position
+    (SELECT json_build_array(s.id, s.code, s.status)::text FROM members_store s
         WHERE upper(s.code) = upper(%(store)s) OR s.id = %(store_id)s
         ORDER BY upper(s.code) = upper(%(store)s) DESC LIMIT 1),
     (SELECT json_build_array(o.id, o.request_hash, o.benefits)::text FROM members_order o
@@ -142,7 +143,7 @@ def load_snapshot(data: dict[str, Any], *, lock: bool, now: datetime) -> Snapsho
         member_settings=member_settings,
         tiers=tiers,
         rules=rules,
-        store=Store.from_db(connection.alias, ["id", "status"], store_row) if store_row else None,
+        store=Store.from_db(connection.alias, ["id", "code", "status"], store_row) if store_row else None,
         member=member,
         window_spend={int(days): Decimal(value) for days, value in (spend or {}).items()},
         existing_order=(order_row[0], order_row[1], order_row[2] or {}) if order_row else None,

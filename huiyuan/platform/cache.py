@@ -45,6 +45,17 @@ def _guard(call: Callable[[], T], fallback: T) -> T:
 
 
 class FailOpenRedisCacheClient(RedisCacheClient):
+    def get_client(self, key: Any = None, *, write: bool = False) -> Any:
+        # One client object per pool: Django builds a new one for every cache call, and building
+        # one registers ~170 response callbacks (measurable on every request). Clients are
+        # thread-safe; the pool hands out connections.
+        pool = self._get_connection_pool(write)
+        clients: dict[int, Any] = self.__dict__.setdefault("_clients", {})
+        client = clients.get(id(pool))
+        if client is None:
+            client = clients[id(pool)] = self._client(connection_pool=pool)
+        return client
+
     def add(self, key: Any, value: Any, timeout: Any) -> bool:
         return _guard(lambda: super(FailOpenRedisCacheClient, self).add(key, value, timeout), False)
 
