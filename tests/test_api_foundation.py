@@ -145,9 +145,9 @@ def test_fifty_concurrent_duplicates_create_one_member(committed: dict[str, Worl
 
 
 def test_throttling_answers_429_with_the_error_format(alpha: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    from django.core.cache import cache
-
     import time
+
+    from django.core.cache import cache
 
     monkeypatch.setattr(ActorRateThrottle, "rate", "3/day", raising=False)  # a window no test run crosses
     client = api(alpha, "service")

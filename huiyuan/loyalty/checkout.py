@@ -520,7 +520,8 @@ def _write(
     )
     # The answer is built from what was written, without reading it back: lines with their ids,
     # the store as the snapshot read it.
-    order.store = snap.store
+    if snap.store is not None:
+        order.store = snap.store
     order._prefetched_objects_cache = {  # type: ignore[attr-defined]
         "lines": [OrderLine(id=pk, order_id=order_id, **line) for pk, line in zip(line_ids or [], lines, strict=True)]
     }

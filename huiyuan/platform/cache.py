@@ -49,11 +49,11 @@ class FailOpenRedisCacheClient(RedisCacheClient):
         # One client object per pool: Django builds a new one for every cache call, and building
         # one registers ~170 response callbacks (measurable on every request). Clients are
         # thread-safe; the pool hands out connections.
-        pool = self._get_connection_pool(write)
+        pool = self._get_connection_pool(write)  # type: ignore[attr-defined]  # Django's, untyped
         clients: dict[int, Any] = self.__dict__.setdefault("_clients", {})
         client = clients.get(id(pool))
         if client is None:
-            client = clients[id(pool)] = self._client(connection_pool=pool)
+            client = clients[id(pool)] = self._client(connection_pool=pool)  # type: ignore[attr-defined]
         return client
 
     def add(self, key: Any, value: Any, timeout: Any) -> bool:

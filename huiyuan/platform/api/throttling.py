@@ -16,6 +16,9 @@ from ..access import principal_id
 
 
 class _WindowThrottle(SimpleRateThrottle):
+    duration: int  # set by SimpleRateThrottle from the rate ("30/minute": 30 requests, 60 s)
+    num_requests: int
+
     def allow_request(self, request: Request, view: Any) -> bool:
         if self.rate is None:
             return True
