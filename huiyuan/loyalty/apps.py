@@ -11,7 +11,7 @@ class LoyaltyConfig(AppConfig):
 
         from .coupons import coupon_issue_to_segment
 
-        register_segment_action("issue_coupon", coupon_issue_to_segment)
+        register_segment_action("issue_coupon", coupon_issue_to_segment, params=("template_id",))
 
         # Cached ledger balances live on the member row, so segments filter them in the same query.
         register_segment_field("points_balance", "number", "points_balance")

@@ -264,7 +264,7 @@ def coupon_expire_due(*, now: datetime | None = None) -> int:
     )
 
 
-def coupon_issue_to_segment(*, actor: Any, rule: Any, template_id: Any, **_ignored: Any) -> dict[str, int]:
+def coupon_issue_to_segment(*, actor: Any, rule: Any, template_id: int) -> dict[str, int]:
     """ "Act on this segment": one coupon of the template for every member of the segment (within
     the actor's stores). Re-running issues nothing twice: the key is per template and member."""
     from huiyuan.members.segments import segment_members

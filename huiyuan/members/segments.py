@@ -363,10 +363,13 @@ def segment_save(*, actor: Any, name: str, rule: Any, description: str = "", seg
     return segment
 
 
-# Hooks for "act on this segment": later issues (campaigns, coupons) register actions here.
+# Hooks for "act on this segment": later issues (campaigns, coupons) register actions here, each
+# with the ids it takes as parameters (the API checks the body against them: whole numbers only).
 SegmentAction = Callable[..., Any]
 SEGMENT_ACTIONS: dict[str, SegmentAction] = {}
+SEGMENT_ACTION_PARAMS: dict[str, tuple[str, ...]] = {}
 
 
-def register_segment_action(name: str, action: SegmentAction) -> None:
+def register_segment_action(name: str, action: SegmentAction, *, params: tuple[str, ...] = ()) -> None:
     SEGMENT_ACTIONS[name] = action
+    SEGMENT_ACTION_PARAMS[name] = params

@@ -95,7 +95,7 @@ def tag_segment(*, actor: Any, tag_id: int, rule: Any) -> int:
     return len(ids)
 
 
-register_segment_action("add_tag", tag_segment)
+register_segment_action("add_tag", tag_segment, params=("tag_id",))
 
 
 def auto_tag_evaluate(tag: Tag, member_ids: list[int] | None = None) -> tuple[int, int]:

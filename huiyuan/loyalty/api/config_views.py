@@ -8,11 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from huiyuan.platform.api.base import TenantAPIView
+from huiyuan.platform.api.pagination import JSON_OBJECT_LIST
 from huiyuan.platform.errors import ValidationFailed
 
 from .. import adjustments, config
@@ -65,6 +67,7 @@ class LoyaltySettingsView(TenantAPIView):
 class EarnRuleListView(TenantAPIView):
     operations = {"GET": READ, "POST": WRITE}
 
+    @extend_schema(responses=JSON_OBJECT_LIST)
     def get(self, request: Request) -> Response:
         rules = list(EarnRule.objects.order_by("-active", "pk"))
         labels = config.earn_rule_labels(rules)
@@ -87,6 +90,7 @@ class EarnRuleDetailView(TenantAPIView):
 class TierListView(TenantAPIView):
     operations = {"GET": READ, "POST": WRITE}
 
+    @extend_schema(responses=JSON_OBJECT_LIST)
     def get(self, request: Request) -> Response:
         return Response([_tier(t) for t in Tier.objects.order_by("rank")])
 
@@ -149,6 +153,7 @@ class PointsAdjustmentListView(TenantAPIView):
 
     operation = "loyalty.balance.adjust"
 
+    @extend_schema(responses=JSON_OBJECT_LIST)
     def get(self, request: Request) -> Response:
         wanted = request.query_params.get("status", PointsAdjustment.Status.PENDING)
         if wanted not in [*PointsAdjustment.Status.values, "all"]:

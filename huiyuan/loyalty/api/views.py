@@ -10,12 +10,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.fields import DateTimeField
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from huiyuan.members.api.serializers import OrderSerializer, RefundSerializer
 from huiyuan.members.models import Order
 from huiyuan.platform.api.base import TenantAPIView
+from huiyuan.platform.api.pagination import paginated
 from huiyuan.platform.errors import ValidationFailed
 from huiyuan.platform.idempotency import idempotency_key, idempotent
 
@@ -90,7 +92,11 @@ def order_body(order: Order) -> dict[str, Any]:
 class OrderListView(TenantAPIView):
     operations = {"GET": "members.member.view", "POST": "loyalty.order.create"}
 
-    @extend_schema(responses=OrderSerializer(many=True), parameters=[OpenApiParameter("member", int)])
+    @extend_schema(
+        operation_id="v1_orders_list",
+        responses=paginated(OrderSerializer),
+        parameters=[OpenApiParameter("member", int)],
+    )
     def get(self, request: Request) -> Response:
         from huiyuan.members.selectors import member_access_by_id
         from huiyuan.platform.access import filter_queryset
@@ -259,7 +265,21 @@ class OpeningBalancesView(TenantAPIView):
     """Upload opening balances (CSV / XLSX). ``dry_run=1`` validates and shows the totals only."""
 
     operation = "loyalty.balance.adjust"
+    parser_classes = [MultiPartParser]
 
+    @extend_schema(
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {"type": "string", "format": "binary"},
+                    "dry_run": {"type": "string", "enum": ["0", "1"]},
+                },
+            }
+        },
+        responses=OpenApiTypes.OBJECT,
+    )
     def post(self, request: Request) -> Response:
         from huiyuan.members.tables import TableError, read_table
 

@@ -4,6 +4,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from huiyuan.platform.api.inputs import CountField, StrictSerializer, TextField
+
 from ..custom_fields import display_custom_values
 from ..models import CustomField, ImportJob, Member, MemberHistory, Order, OrderLine, Refund, Segment, Store, Tag
 from ..selectors import visible_phone
@@ -16,14 +18,14 @@ class StoreSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at", "updated_at"]
 
 
-class StoreWriteSerializer(serializers.Serializer):
+class StoreWriteSerializer(StrictSerializer):
     """Types only: the service validates content, so every bad field is reported at once."""
 
-    code = serializers.CharField(required=False, allow_blank=True)
-    name = serializers.CharField(required=False, allow_blank=True)
-    region = serializers.CharField(required=False, allow_blank=True)
-    address = serializers.CharField(required=False, allow_blank=True)
-    status = serializers.CharField(required=False)
+    code = TextField(required=False, allow_blank=True, max_length=32)
+    name = TextField(required=False, allow_blank=True, max_length=100)
+    region = TextField(required=False, allow_blank=True, max_length=100)
+    address = TextField(required=False, allow_blank=True, max_length=255)
+    status = TextField(required=False, max_length=16)
 
 
 class TagRefSerializer(serializers.ModelSerializer):
@@ -82,19 +84,19 @@ class MemberSerializer(serializers.ModelSerializer):
         return [TagRefSerializer(mt.tag).data for mt in obj.member_tags.all()]
 
 
-class MemberWriteSerializer(serializers.Serializer):
+class MemberWriteSerializer(StrictSerializer):
     """Types only; ``services.clean_core`` and the form engine validate content and report every
     field at once."""
 
-    phone = serializers.CharField(required=False, allow_blank=True)
-    name = serializers.CharField(required=False, allow_blank=True)
-    gender = serializers.CharField(required=False, allow_blank=True)
-    birthday = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-    province = serializers.CharField(required=False, allow_blank=True)
-    city = serializers.CharField(required=False, allow_blank=True)
-    home_store_id = serializers.IntegerField(required=False, allow_null=True)
-    status = serializers.CharField(required=False)
-    email = serializers.CharField(required=False, allow_blank=True)
+    phone = TextField(required=False, allow_blank=True, max_length=32)
+    name = TextField(required=False, allow_blank=True, max_length=100)
+    gender = TextField(required=False, allow_blank=True, max_length=16)
+    birthday = TextField(required=False, allow_blank=True, allow_null=True, max_length=32)
+    province = TextField(required=False, allow_blank=True, max_length=50)
+    city = TextField(required=False, allow_blank=True, max_length=50)
+    home_store_id = CountField(required=False, allow_null=True, min_value=1)
+    status = TextField(required=False, max_length=16)
+    email = TextField(required=False, allow_blank=True, max_length=254)
     consent_sms = serializers.BooleanField(required=False)
     consent_wechat = serializers.BooleanField(required=False)
     consent_email = serializers.BooleanField(required=False)
@@ -175,19 +177,19 @@ class CustomFieldSerializer(serializers.ModelSerializer):
         return obj.archived_at is not None
 
 
-class CustomFieldWriteSerializer(serializers.Serializer):
+class CustomFieldWriteSerializer(StrictSerializer):
     # DRF's Field has attributes named label, required and help_text; these fields shadow them.
-    label = serializers.CharField(required=False, allow_blank=True)  # type: ignore[assignment]
-    field_type = serializers.CharField(required=False)
-    key = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    label = TextField(required=False, allow_blank=True, max_length=100)  # type: ignore[assignment]
+    field_type = TextField(required=False, max_length=32)
+    key = TextField(required=False, allow_blank=True, allow_null=True, max_length=64)
     required = serializers.BooleanField(required=False)  # type: ignore[assignment]
     unique = serializers.BooleanField(required=False)
     config = serializers.DictField(required=False)
-    help_text = serializers.CharField(required=False, allow_blank=True)  # type: ignore[assignment]
+    help_text = TextField(required=False, allow_blank=True, max_length=500)  # type: ignore[assignment]
 
 
 class TagSerializer(serializers.ModelSerializer):
-    member_count = serializers.IntegerField(read_only=True, required=False)
+    member_count = serializers.IntegerField(read_only=True, default=0)
 
     class Meta:
         model = Tag
@@ -242,3 +244,49 @@ def profile_data(member: Member, request: Any, *, fields: Any, orders: Any, hist
         "recent_orders": OrderSerializer(orders, many=True).data,
         "history": MemberHistorySerializer(history, many=True).data,
     }
+
+
+class TagInput(StrictSerializer):
+    name = TextField(max_length=50)
+    kind = serializers.ChoiceField(choices=["manual", "auto"], required=False, default="manual")
+    rule = serializers.JSONField(required=False, allow_null=True, help_text="segment rule, for automatic tags")
+    color = TextField(required=False, allow_blank=True, max_length=16, default="")
+
+
+class SegmentInput(StrictSerializer):
+    name = TextField(max_length=100)
+    rule = serializers.JSONField(help_text="and / or / not groups of {field, op, value}")
+    description = TextField(required=False, allow_blank=True, max_length=500, default="")
+
+
+class SegmentQueryInput(StrictSerializer):
+    """Which members: a rule, or a saved segment by id (none: every member in the caller's stores)."""
+
+    rule = serializers.JSONField(required=False, allow_null=True)
+    segment_id = CountField(required=False, min_value=1)
+
+
+class ExportInput(SegmentQueryInput):
+    format = serializers.ChoiceField(choices=["csv", "xlsx"], required=False, default="csv")
+
+
+class FieldOrderInput(StrictSerializer):
+    order = serializers.ListField(child=CountField(min_value=1), max_length=500)
+
+
+class CustomFieldPatchInput(CustomFieldWriteSerializer):
+    archived = serializers.BooleanField(required=False)
+
+
+class ImportStartInput(StrictSerializer):
+    mapping = serializers.DictField(child=TextField(allow_blank=True, max_length=100), help_text="column -> field")
+    upsert_by = serializers.ChoiceField(choices=["phone", "card_no"], required=False, default="phone")
+    update_existing = serializers.BooleanField(required=False, default=True)
+    unknown_members = serializers.ChoiceField(choices=["create", "report"], required=False, default="create")
+
+
+class MemberSettingsInput(StrictSerializer):
+    new_days = CountField(required=False, min_value=1, max_value=3650)
+    active_days = CountField(required=False, min_value=1, max_value=3650)
+    at_risk_days = CountField(required=False, min_value=1, max_value=3650)
+    dormant_days = CountField(required=False, min_value=1, max_value=3650)

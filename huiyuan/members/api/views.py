@@ -6,13 +6,15 @@ from typing import Any
 
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from huiyuan.platform.api.base import TenantAPIView
+from huiyuan.platform.api.base import TenantAPIView, query_choice, query_int
+from huiyuan.platform.api.pagination import paginated
 from huiyuan.platform.api.views import paginate
 from huiyuan.platform.downloads import file_download
 from huiyuan.platform.errors import NotFound, ValidationFailed
@@ -22,15 +24,23 @@ from .. import custom_fields, exports, imports, segments, selectors, services, s
 from ..fields import registry
 from ..models import Member, MemberHistory, Order
 from .serializers import (
+    CustomFieldPatchInput,
     CustomFieldSerializer,
     CustomFieldWriteSerializer,
+    ExportInput,
+    FieldOrderInput,
     ImportJobSerializer,
+    ImportStartInput,
     MemberHistorySerializer,
     MemberSerializer,
+    MemberSettingsInput,
     MemberWriteSerializer,
+    SegmentInput,
+    SegmentQueryInput,
     SegmentSerializer,
     StoreSerializer,
     StoreWriteSerializer,
+    TagInput,
     TagSerializer,
     profile_data,
 )
@@ -51,7 +61,11 @@ def _validated(serializer_class: type[serializers.Serializer], data: Any, **kwar
 class StoreListView(TenantAPIView):
     operations = {"GET": "platform.store.view", "POST": "platform.store.manage"}
 
-    @extend_schema(responses=StoreSerializer(many=True), parameters=[OpenApiParameter("search", str)])
+    @extend_schema(
+        operation_id="v1_stores_list",
+        responses=paginated(StoreSerializer),
+        parameters=[OpenApiParameter("search", str)],
+    )
     def get(self, request: Request) -> Response:
         qs = stores.store_list(actor=request.user, search=request.query_params.get("search", ""))
         return paginate(self, request, qs, StoreSerializer)
@@ -81,18 +95,18 @@ class MemberListView(TenantAPIView):
     operations = {"GET": "members.member.view", "POST": "members.member.create"}
 
     @extend_schema(
-        responses=MemberSerializer(many=True),
+        operation_id="v1_members_list",
+        responses=paginated(MemberSerializer),
         parameters=[
             OpenApiParameter("search", str, description="phone, card number or name"),
             OpenApiParameter("store", int),
         ],
     )
     def get(self, request: Request) -> Response:
-        store = request.query_params.get("store")
         qs = selectors.member_list(
             actor=request.user,
             search=request.query_params.get("search", ""),
-            store_id=int(store) if store and store.isdecimal() else None,
+            store_id=query_int(request, "store"),
         ).prefetch_related("member_tags__tag")
         return paginate(self, request, qs, MemberSerializer)
 
@@ -119,8 +133,7 @@ class MemberDetailView(TenantAPIView):
 
     @extend_schema(request=MemberWriteSerializer, responses=MemberSerializer)
     def patch(self, request: Request, member_id: int) -> Response:
-        data = {k: v for k, v in _body(request).items() if k in MemberWriteSerializer().fields}
-        _validated(MemberWriteSerializer, data, partial=True)
+        data = _validated(MemberWriteSerializer, request.data, partial=True)
         member = services.member_update(actor=request.user, member_id=member_id, data=data, source=_source(request))
         return Response(MemberSerializer(member, context={"request": request}).data)
 
@@ -149,7 +162,7 @@ class MemberProfileView(TenantAPIView):
 class MemberHistoryView(TenantAPIView):
     operation = "members.member.view"
 
-    @extend_schema(responses=MemberHistorySerializer(many=True))
+    @extend_schema(responses=paginated(MemberHistorySerializer))
     def get(self, request: Request, member_id: int) -> Response:
         member = selectors.member_access_by_id(actor=request.user, member_id=member_id)
         return paginate(self, request, MemberHistory.objects.filter(member_id=member.pk), MemberHistorySerializer)
@@ -185,9 +198,18 @@ class MemberTagView(TenantAPIView):
 class CustomFieldListView(TenantAPIView):
     operations = {"GET": "members.member.view", "POST": "members.field.manage"}
 
-    @extend_schema(responses=CustomFieldSerializer(many=True))
+    @extend_schema(
+        responses=inline_serializer(
+            "CustomFieldList",
+            fields={
+                "results": CustomFieldSerializer(many=True),
+                "types": serializers.ListField(child=serializers.DictField()),
+            },
+        ),
+        parameters=[OpenApiParameter("archived", str, enum=["0", "1"])],
+    )
     def get(self, request: Request) -> Response:
-        include = request.query_params.get("archived") == "1"
+        include = query_choice(request, "archived", ("0", "1")) == "1"
         data = CustomFieldSerializer(custom_fields.custom_field_list(include_archived=include), many=True).data
         types = [{"type": k, "label": str(t.label), "operators": t.operators} for k, t in registry.all_types().items()]
         return Response({"results": data, "types": types})
@@ -211,26 +233,24 @@ class CustomFieldListView(TenantAPIView):
 class CustomFieldDetailView(TenantAPIView):
     operation = "members.field.manage"
 
-    @extend_schema(request=CustomFieldWriteSerializer, responses=CustomFieldSerializer)
+    @extend_schema(request=CustomFieldPatchInput, responses=CustomFieldSerializer)
     def patch(self, request: Request, field_id: int) -> Response:
-        data = _validated(CustomFieldWriteSerializer, request.data, partial=True)
+        data = _validated(CustomFieldPatchInput, request.data, partial=True)
+        archived = data.pop("archived", None)
         if "field_type" in data or "key" in data:
             raise ValidationFailed(fields={"field_type": [_("The key and type of a field cannot change.")]})
         field = custom_fields.custom_field_update(actor=request.user, field_id=field_id, **data)
-        if "archived" in _body(request):
-            field = custom_fields.custom_field_set_archived(
-                actor=request.user, field_id=field_id, archived=bool(_body(request)["archived"])
-            )
+        if archived is not None:
+            field = custom_fields.custom_field_set_archived(actor=request.user, field_id=field_id, archived=archived)
         return Response(CustomFieldSerializer(field).data)
 
 
 class CustomFieldOrderView(TenantAPIView):
     operation = "members.field.manage"
 
+    @extend_schema(request=FieldOrderInput, responses=CustomFieldSerializer(many=True))
     def post(self, request: Request) -> Response:
-        ids = _body(request).get("order")
-        if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
-            raise ValidationFailed(fields={"order": [_("A list of field ids.")]})
+        ids = _validated(FieldOrderInput, request.data)["order"]
         custom_fields.custom_field_reorder(actor=request.user, ordered_ids=ids)
         return Response(CustomFieldSerializer(custom_fields.custom_field_list(), many=True).data)
 
@@ -243,15 +263,9 @@ class TagListView(TenantAPIView):
     def get(self, request: Request) -> Response:
         return Response(TagSerializer(tags.tag_list(), many=True).data)
 
-    @extend_schema(request=TagSerializer, responses={201: TagSerializer})
+    @extend_schema(request=TagInput, responses={201: TagSerializer})
     def post(self, request: Request) -> Response:
-        tag = tags.tag_create(
-            actor=request.user,
-            name=str(_body(request).get("name", "")),
-            kind=str(_body(request).get("kind", "manual")),
-            rule=_body(request).get("rule"),
-            color=str(_body(request).get("color", "")),
-        )
+        tag = tags.tag_create(actor=request.user, **_validated(TagInput, request.data))
         return Response(TagSerializer(tag).data, status=status.HTTP_201_CREATED)
 
 
@@ -262,32 +276,32 @@ class SegmentListView(TenantAPIView):
     def get(self, request: Request) -> Response:
         return Response(SegmentSerializer(segments.segment_list(actor=request.user), many=True).data)
 
+    @extend_schema(request=SegmentInput, responses={201: SegmentSerializer})
     def post(self, request: Request) -> Response:
-        segment = segments.segment_save(
-            actor=request.user,
-            name=str(_body(request).get("name", "")),
-            rule=_body(request).get("rule"),
-            description=str(_body(request).get("description", "")),
-        )
+        segment = segments.segment_save(actor=request.user, **_validated(SegmentInput, request.data))
         return Response(SegmentSerializer(segment).data, status=status.HTTP_201_CREATED)
 
 
 class SegmentDetailView(TenantAPIView):
     operations = {"GET": "members.member.view", "PUT": "members.segment.manage"}
 
+    @extend_schema(responses=SegmentSerializer)
     def get(self, request: Request, segment_id: int) -> Response:
         return Response(SegmentSerializer(segments.segment_get(actor=request.user, segment_id=segment_id)).data)
 
+    @extend_schema(request=SegmentInput, responses=SegmentSerializer)
     def put(self, request: Request, segment_id: int) -> Response:
+        data = _validated(SegmentInput, request.data)
         segments.segment_get(actor=request.user, segment_id=segment_id)
-        segment = segments.segment_save(
-            actor=request.user,
-            segment_id=segment_id,
-            name=str(_body(request).get("name", "")),
-            rule=_body(request).get("rule"),
-            description=str(_body(request).get("description", "")),
-        )
+        segment = segments.segment_save(actor=request.user, segment_id=segment_id, **data)
         return Response(SegmentSerializer(segment).data)
+
+
+def _segment_rule(request: Request, data: dict[str, Any]) -> Any:
+    """The rule a request names: given inline, or a saved segment's (within the caller's reach)."""
+    if data.get("rule") is None and data.get("segment_id"):
+        return segments.segment_get(actor=request.user, segment_id=data["segment_id"]).rule
+    return data.get("rule")
 
 
 class SegmentPreviewView(TenantAPIView):
@@ -295,10 +309,9 @@ class SegmentPreviewView(TenantAPIView):
 
     operation = "members.member.view"
 
+    @extend_schema(request=SegmentQueryInput, responses=paginated(MemberSerializer))
     def post(self, request: Request) -> Response:
-        rule = _body(request).get("rule")
-        if rule is None and _body(request).get("segment_id"):
-            rule = segments.segment_get(actor=request.user, segment_id=int(_body(request)["segment_id"])).rule
+        rule = _segment_rule(request, _validated(SegmentQueryInput, request.data))
         qs = segments.segment_members(actor=request.user, rule=rule).prefetch_related("member_tags__tag")
         return paginate(self, request, qs, MemberSerializer)
 
@@ -308,13 +321,31 @@ class SegmentActionView(TenantAPIView):
 
     operation = "members.segment.manage"
 
+    @extend_schema(
+        request={"application/json": {"type": "object", "additionalProperties": {"type": "integer"}}},
+        responses=inline_serializer("SegmentActionResult", fields={"result": serializers.JSONField()}),
+    )
     def post(self, request: Request, segment_id: int, action: str) -> Response:
         segment = segments.segment_get(actor=request.user, segment_id=segment_id)
         handler = segments.SEGMENT_ACTIONS.get(action)
         if handler is None:
             raise NotFound()
-        params = {k: v for k, v in _body(request).items() if k != "rule"}
+        params = _action_params(segments.SEGMENT_ACTION_PARAMS[action], request.data)
         return Response({"result": handler(actor=request.user, rule=segment.rule, **params)})
+
+
+def _action_params(names: tuple[str, ...], body: Any) -> dict[str, int]:
+    """The action's parameters are ids: every one present, a whole number, and nothing else."""
+    if not isinstance(body, dict):
+        raise ValidationFailed(fields={"body": [_("Send a JSON object.")]})
+    errors = {str(k): [_("Unknown field.")] for k in body if k not in names}
+    for name in names:
+        value = body.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            errors[name] = [_("Give the id (a whole number).")]
+    if errors:
+        raise ValidationFailed(fields=errors)
+    return {name: body[name] for name in names}
 
 
 # ---- import and export --------------------------------------------------------------------------
@@ -358,18 +389,10 @@ class ImportPreviewView(TenantAPIView):
 class ImportStartView(TenantAPIView):
     operation = "members.member.import"
 
+    @extend_schema(request=ImportStartInput, responses={202: ImportJobSerializer})
     def post(self, request: Request, job_id: int) -> Response:
-        mapping = _body(request).get("mapping")
-        if not isinstance(mapping, dict):
-            raise ValidationFailed(fields={"mapping": [_("An object from column header to field.")]})
-        job = imports.import_start(
-            actor=request.user,
-            job_id=job_id,
-            mapping={str(k): str(v or "") for k, v in mapping.items()},
-            upsert_by=str(_body(request).get("upsert_by", "phone")),
-            update_existing=bool(_body(request).get("update_existing", True)),
-            unknown_members=str(_body(request).get("unknown_members", "create")),
-        )
+        data = _validated(ImportStartInput, request.data)
+        job = imports.import_start(actor=request.user, job_id=job_id, **data)
         return Response(ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -395,13 +418,18 @@ class ImportErrorsView(TenantAPIView):
 class MemberExportView(TenantAPIView):
     operation = "members.member.export"
 
+    @extend_schema(
+        request=ExportInput,
+        responses={
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): OpenApiTypes.BINARY,
+        },
+    )
     def post(self, request: Request) -> HttpResponse:
-        file_format = "xlsx" if _body(request).get("format") == "xlsx" else "csv"
-        rule = _body(request).get("rule")
-        if rule is None and _body(request).get("segment_id"):
-            rule = segments.segment_get(actor=request.user, segment_id=int(_body(request)["segment_id"])).rule
-        content, _count = exports.export_members(actor=request.user, rule=rule, file_format=file_format)
-        return file_download(content, f"members.{file_format}")
+        data = _validated(ExportInput, request.data)
+        rule = _segment_rule(request, data)
+        content, _count = exports.export_members(actor=request.user, rule=rule, file_format=data["format"])
+        return file_download(content, f"members.{data['format']}")
 
 
 class MemberSettingsView(TenantAPIView):
@@ -409,10 +437,12 @@ class MemberSettingsView(TenantAPIView):
 
     operations = {"GET": "members.member.view", "PUT": "members.field.manage"}
 
+    @extend_schema(responses=MemberSettingsInput)
     def get(self, request: Request) -> Response:
         settings = stats.member_settings()
         return Response({name: getattr(settings, name) for name in stats.LIFECYCLE_FIELDS})
 
+    @extend_schema(request=MemberSettingsInput, responses=MemberSettingsInput)
     def put(self, request: Request) -> Response:
-        settings = stats.member_settings_update(actor=request.user, **_body(request))
+        settings = stats.member_settings_update(actor=request.user, **_validated(MemberSettingsInput, request.data))
         return Response({name: getattr(settings, name) for name in stats.LIFECYCLE_FIELDS})

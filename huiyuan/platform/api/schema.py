@@ -44,3 +44,50 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             "name": "Authorization",
             "description": "`Api-Key <key>`, issued to a POS or ERP by HQ in the console.",
         }
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "fields"],
+            "properties": {
+                "code": {"type": "string", "example": "VALIDATION_FAILED"},
+                "message": {"type": "string"},
+                "fields": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+            },
+        }
+    },
+}
+ERROR_RESPONSES = {
+    "400": "Invalid input; ``fields`` names each field and why",
+    "401": "Not logged in and no API key",
+    "403": "The role or key may not do this",
+    "404": "No such object (or not in the caller's stores)",
+    "405": "Method not allowed",
+    "409": "Conflicts with what is recorded (order number, idempotency key, ...)",
+    "413": "Body too large",
+    "429": "Rate limit; see Retry-After",
+    "503": "Briefly unavailable (database connection lost); retry after Retry-After seconds",
+}
+
+
+def document_errors(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: every operation can answer with the one error format."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    for path in result.get("paths", {}).values():
+        for method, operation in path.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            responses = operation.setdefault("responses", {})
+            for status, description in ERROR_RESPONSES.items():
+                responses.setdefault(
+                    status,
+                    {
+                        "description": description,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    },
+                )
+    return result

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,8 +16,8 @@ from .. import apikeys, audit, staff
 from ..access import actor_operations, sees_all_stores, store_ids_subquery
 from ..errors import ValidationFailed
 from ..idempotency import idempotent
-from .base import TenantAPIView
-from .pagination import StandardPagination
+from .base import TenantAPIView, query_choice, query_int
+from .pagination import StandardPagination, paginated
 from .serializers import (
     ApiKeyCreateSerializer,
     ApiKeyIssuedSerializer,
@@ -67,7 +67,11 @@ class MeView(TenantAPIView):
 class RoleListView(TenantAPIView):
     operation = "platform.staff.view"
 
-    @extend_schema(responses=RoleSerializer(many=True))
+    @extend_schema(
+        responses=inline_serializer(
+            "RoleTable", fields={"roles": RoleSerializer(many=True), "operations": OperationSerializer(many=True)}
+        )
+    )
     def get(self, request: Request) -> Response:
         return Response({"roles": RoleSerializer.all_roles(), "operations": OperationSerializer.all_operations()})
 
@@ -75,7 +79,9 @@ class RoleListView(TenantAPIView):
 class StaffListView(TenantAPIView):
     operations = {"GET": "platform.staff.view", "POST": "platform.staff.manage"}
 
-    @extend_schema(responses=StaffSerializer(many=True), parameters=[OpenApiParameter("search", str)])
+    @extend_schema(
+        operation_id="v1_staff_list", responses=paginated(StaffSerializer), parameters=[OpenApiParameter("search", str)]
+    )
     def get(self, request: Request) -> Response:
         qs = staff.staff_list(actor=request.user, search=request.query_params.get("search", ""))
         return paginate(self, request, qs, StaffSerializer)
@@ -112,7 +118,7 @@ class StaffDetailView(TenantAPIView):
 class ApiKeyListView(TenantAPIView):
     operation = "platform.apikey.manage"
 
-    @extend_schema(responses=ApiKeySerializer(many=True))
+    @extend_schema(responses=paginated(ApiKeySerializer))
     def get(self, request: Request) -> Response:
         return paginate(self, request, apikeys.api_key_list(actor=request.user), ApiKeySerializer)
 
@@ -139,7 +145,7 @@ class AuditListView(TenantAPIView):
     operation = "platform.audit.view"
 
     @extend_schema(
-        responses=AuditEntrySerializer(many=True),
+        responses=paginated(AuditEntrySerializer),
         parameters=[
             OpenApiParameter("action", str),
             OpenApiParameter("actor", int),
@@ -151,17 +157,29 @@ class AuditListView(TenantAPIView):
     )
     def get(self, request: Request) -> Response:
         p = request.query_params
-        actor_id = p.get("actor")
         qs = audit.audit_list(
             actor=request.user,
             action=p.get("action", ""),
-            actor_id=int(actor_id) if actor_id and actor_id.isdecimal() else None,
+            actor_id=query_int(request, "actor"),
             object_type=p.get("object_type", ""),
             object_id=p.get("object_id", ""),
-            since=parse_datetime(p["since"]) if p.get("since") else None,
-            until=parse_datetime(p["until"]) if p.get("until") else None,
+            since=_query_time(request, "since"),
+            until=_query_time(request, "until"),
         )
         return paginate(self, request, qs, AuditEntrySerializer)
+
+
+def _query_time(request: Request, name: str) -> Any:
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    try:
+        value = parse_datetime(raw)
+    except ValueError:
+        value = None
+    if value is None:
+        raise ValidationFailed(fields={name: [_("A time such as 2026-03-08T14:30:00+08:00.")]})
+    return value
 
 
 class EventDeliveryListView(TenantAPIView):
@@ -171,16 +189,14 @@ class EventDeliveryListView(TenantAPIView):
     operation = "platform.events.manage"
 
     @extend_schema(
-        responses=EventDeliverySerializer(many=True),
+        responses=paginated(EventDeliverySerializer),
         parameters=[OpenApiParameter("status", str, enum=["pending", "handled", "dead"])],
     )
     def get(self, request: Request) -> Response:
         from ..events.models import Delivery
         from ..events.selectors import delivery_list
 
-        wanted = request.query_params.get("status", "")
-        if wanted and wanted not in Delivery.Status.values:
-            raise ValidationFailed(fields={"status": [_("Choose pending, handled or dead.")]})
+        wanted = query_choice(request, "status", tuple(Delivery.Status.values))
         return paginate(self, request, delivery_list(status=wanted), EventDeliverySerializer)
 
 

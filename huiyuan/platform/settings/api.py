@@ -18,6 +18,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "huiyuan.platform.api.exceptions.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "huiyuan.platform.api.schema.HuiyuanAutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON bodies only: a form-encoded body silently turns lists and objects into something else.
+    # Uploads (imports, opening balances) declare multipart on their own views.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
@@ -28,6 +31,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "huiyuan.platform.api.schema.document_errors",
+    ],
 }
 # Swagger UI and ReDoc are served from the installed sidecar package: no CDN at run time.
 SPECTACULAR_SETTINGS.update(
