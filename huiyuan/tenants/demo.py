@@ -13,7 +13,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 from faker import Faker
 
-from huiyuan.members.models import Member, Order, Store
+from huiyuan.members.models import Member, Order, OrderLine, Store
 from huiyuan.members.stats import stats_rebuild
 from huiyuan.platform.models import StoreAssignment, User
 from huiyuan.platform.phones import InvalidPhone, normalize_phone
@@ -32,6 +32,31 @@ STORES = [
     ("BJ001", "北京朝阳店", "北京", "北京市朝阳区建国路 87 号"),
     ("GZ001", "广州天河店", "广州", "广州市天河区天河路 208 号"),
     ("CD001", "成都春熙路店", "成都", "成都市锦江区春熙路 19 号"),
+]
+# Where members live: mostly around the stores, some from elsewhere; each city in its province.
+CITIES = [
+    ("上海市", "上海市", 30),
+    ("北京市", "北京市", 18),
+    ("广东省", "广州市", 16),
+    ("广东省", "深圳市", 6),
+    ("四川省", "成都市", 16),
+    ("江苏省", "苏州市", 5),
+    ("浙江省", "杭州市", 5),
+    ("湖北省", "武汉市", 4),
+]
+# A restaurant's menu: (sku, name, category, price).
+MENU = [
+    ("D001", "招牌红烧肉", "热菜", Decimal("68.00")),
+    ("D002", "清蒸鲈鱼", "热菜", Decimal("88.00")),
+    ("D003", "麻婆豆腐", "热菜", Decimal("32.00")),
+    ("D004", "宫保鸡丁", "热菜", Decimal("42.00")),
+    ("C001", "凉拌黄瓜", "凉菜", Decimal("18.00")),
+    ("C002", "口水鸡", "凉菜", Decimal("38.00")),
+    ("S001", "扬州炒饭", "主食", Decimal("26.00")),
+    ("S002", "担担面", "主食", Decimal("22.00")),
+    ("B001", "鲜榨橙汁", "饮品", Decimal("18.00")),
+    ("B002", "青岛啤酒", "烟酒", Decimal("12.00")),
+    ("T001", "芒果布丁", "甜点", Decimal("16.00")),
 ]
 STAFF = [
     ("hq", "总部管理员 周敏", Role.HQ_ADMIN, []),
@@ -123,9 +148,20 @@ def _create_loyalty_programme(owner: User) -> None:
 
 
 def _create_members_and_orders(stores: list[Store], count: int, rng: random.Random, fake: Faker) -> None:
+    """Members who joined over the last two years, living in cities that are in their provinces,
+    with card numbers from the merchant's sequence (so members enrolled later continue it), and
+    orders after they joined, each with lines from the menu, hashed like any other order."""
+    from django.db import connection
+
+    from huiyuan.members.orders import request_hash_of
+
     now = timezone.now()
     phones: set[str] = set()
     batch: list[Member] = []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval('member_card_no_seq') FROM generate_series(1, %s)", [count])
+        card_numbers = [number for (number,) in cursor.fetchall()]
+    places = [(province, city) for province, city, weight in CITIES for _ in range(weight)]
     while len(batch) < count:
         try:
             phone = normalize_phone(fake.phone_number())
@@ -136,37 +172,61 @@ def _create_members_and_orders(stores: list[Store], count: int, rng: random.Rand
         phones.add(phone)
         gender = rng.choice([Member.Gender.FEMALE, Member.Gender.MALE, Member.Gender.UNKNOWN])
         name = fake.name_female() if gender == Member.Gender.FEMALE else fake.name_male()
+        province, city = rng.choice(places)
         batch.append(
             Member(
                 name=name,
                 phone=phone,
                 gender=gender,
                 birthday=fake.date_of_birth(minimum_age=16, maximum_age=70) if rng.random() < 0.8 else None,
-                province=fake.province(),
-                city=fake.city_name(),
+                province=province,
+                city=city,
                 home_store=rng.choice(stores),
                 channel=rng.choice(Member.Channel.values[:3]),
-                card_no=f"8{len(batch) + 1:011d}",
+                card_no=f"8{card_numbers[len(batch)]:011d}",
                 consent_sms=rng.random() < 0.7,
                 consent_wechat=rng.random() < 0.5,
             )
         )
     created = Member.objects.bulk_create(batch, batch_size=1000)
+    joined = {member.pk: now - timedelta(days=rng.uniform(0, 730)) for member in created}
+    for member in created:  # auto_now_add set "now"; members joined over two years
+        member.created_at = joined[member.pk]
+    Member.objects.bulk_update(created, ["created_at"], batch_size=1000)
     orders: list[Order] = []
+    order_lines: list[list[OrderLine]] = []
     for member in created:
         # A long tail: most members buy a few times, a few buy very often (for the 80/20 reports).
         for _ in range(min(int(rng.paretovariate(1.3)), 40) if rng.random() < 0.85 else 0):
             store = member.home_store if rng.random() < 0.8 else rng.choice(stores)
-            amount = Decimal(str(round(min(rng.lognormvariate(4.6, 0.7), 5000), 2)))
-            paid_at = now - timedelta(days=rng.uniform(0, 730), minutes=rng.uniform(0, 600))
+            days_member = (now - joined[member.pk]).total_seconds() / 86400
+            paid_at = now - timedelta(days=rng.uniform(0, days_member))
+            lines = [
+                OrderLine(sku=sku, name=dish, category=category, quantity=quantity, amount=price * quantity)
+                for sku, dish, category, price in rng.sample(MENU, rng.randint(1, 5))
+                for quantity in [rng.choice([1, 1, 1, 2, 2, 3])]
+            ]
+            total = sum((line.amount for line in lines), Decimal(0))
+            order_no = f"DEMO{len(orders) + 1:08d}"
             orders.append(
                 Order(
-                    order_no=f"DEMO{len(orders) + 1:08d}",
+                    order_no=order_no,
                     store=store,
                     member=member,
-                    paid_amount=amount,
+                    total_amount=total,
+                    paid_amount=total,
+                    payment_methods=[
+                        {"method": rng.choice(["wechat", "alipay", "cash", "card"]), "amount": str(total)}
+                    ],
                     paid_at=paid_at,
+                    source=Order.Source.IMPORT,
+                    request_hash=request_hash_of({"demo": order_no, "member": member.pk, "amount": total}),
                 )
             )
+            order_lines.append(lines)
     Order.objects.bulk_create(orders, batch_size=2000)
+    for order, lines in zip(orders, order_lines, strict=True):
+        for line in lines:
+            line.order = order
+    OrderLine.objects.bulk_create([line for lines in order_lines for line in lines], batch_size=5000)
     stats_rebuild()
