@@ -3,8 +3,6 @@ list, phones masked for roles without the PII permission, audited."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from huiyuan.platform.access import check_permission
 from huiyuan.platform.audit import audit_record
+from huiyuan.platform.spreadsheets import csv_bytes, xlsx_bytes
 
 from .custom_fields import custom_field_list
 from .fields import registry
@@ -58,26 +57,10 @@ def _rows(actor: Any, rule: Any) -> tuple[list[str], Iterator[list[Any]]]:
 
 def export_members(*, actor: Any, rule: Any = None, file_format: str = "csv") -> tuple[bytes, int]:
     headers, rows = _rows(actor, rule)
-    count = 0
     if file_format == "xlsx":
-        import xlsxwriter
-
-        buffer = io.BytesIO()
-        workbook = xlsxwriter.Workbook(buffer, {"constant_memory": True, "in_memory": False})
-        sheet = workbook.add_worksheet(str(_("Members"))[:31])
-        sheet.write_row(0, 0, headers)
-        for count, row in enumerate(rows, start=1):
-            sheet.write_row(count, 0, row)
-        workbook.close()
-        content = buffer.getvalue()
+        content, count = xlsx_bytes(str(_("Members")), headers, rows)
     else:
-        text = io.StringIO()
-        writer = csv.writer(text)
-        writer.writerow(headers)
-        for row in rows:
-            writer.writerow(row)
-            count += 1
-        content = b"\xef\xbb\xbf" + text.getvalue().encode("utf-8")  # BOM: Excel then reads UTF-8
+        content, count = csv_bytes(headers, rows)
     audit_record(
         actor=actor,
         action="members.member.export",

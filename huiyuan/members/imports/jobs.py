@@ -3,8 +3,6 @@ keeps a heartbeat, and resumes or fails visibly when its worker is lost."""
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +16,7 @@ from django.utils.translation import gettext as _
 from huiyuan.platform.access import check_permission, sees_all_stores
 from huiyuan.platform.audit import audit_record
 from huiyuan.platform.errors import NotFound, ValidationFailed
+from huiyuan.platform.spreadsheets import csv_bytes
 
 from ..custom_fields import active_fields_by_key
 from ..models import ImportJob
@@ -274,9 +273,5 @@ def _run_order_import(job: ImportJob, actor: Any, table: Table) -> ImportJob:
 
 def error_report_csv(job: ImportJob) -> bytes:
     """The rows that were not imported, with the reason, as CSV Excel opens correctly (UTF-8 BOM)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([_("Row"), _("Column"), _("Value"), _("Reason")])
-    for error in job.errors:
-        writer.writerow([error["row"], error["column"], error["value"], error["reason"]])
-    return b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8")
+    rows = ([e["row"], e["column"], e["value"], e["reason"]] for e in job.errors)
+    return csv_bytes([_("Row"), _("Column"), _("Value"), _("Reason")], rows)[0]
