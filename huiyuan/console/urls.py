@@ -33,6 +33,7 @@ urlpatterns = [
     path("staff/", views.staff_list, name="staff"),
     path("staff/invite/", views.staff_invite, name="staff-invite"),
     path("staff/<int:staff_id>/", views.staff_edit, name="staff-edit"),
+    path("staff/<int:staff_id>/unlock/", views.staff_unlock, name="staff-unlock"),
     path("roles/", views.roles, name="roles"),
     path("api-keys/", views.apikey_list, name="apikeys"),
     path("api-keys/<int:key_id>/revoke/", views.apikey_revoke, name="apikey-revoke"),

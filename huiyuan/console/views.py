@@ -165,9 +165,12 @@ def staff_invite(request: HttpRequest) -> HttpResponse:
 
 @_guarded("platform.staff.manage")
 def staff_edit(request: HttpRequest, staff_id: int) -> HttpResponse:
+    from huiyuan.platform.logins import staff_locked_out
+
     member = staff.staff_get(actor=request.user, staff_id=staff_id)
     context: dict[str, Any] = {
         "member": member,
+        "locked_out": member.pk in staff_locked_out([member.pk]),
         "roles": _assignable_roles(request.user),
         "stores": Store.objects.order_by("code"),
         "selected_stores": list(member.store_assignments.values_list("store_id", flat=True)),
@@ -260,3 +263,25 @@ def invite_accept(request: HttpRequest, token: str) -> HttpResponse:
                 login(request, user, backend="huiyuan.platform.auth.StaffLoginBackend")
                 return redirect("console:home")
     return render(request, "console/invite_accept.html", context)
+
+
+def login_locked_out(request: HttpRequest, credentials: Any = None, *args: Any, **kwargs: Any) -> HttpResponse:
+    """What django-axes answers a locked-out login: the login page with the wait, in the user's
+    language, and 429 so scripts see it too."""
+    from huiyuan.platform.logins import lockout_minutes
+
+    message = _(
+        "Too many failed logins: this account or this address is locked for %(minutes)d minutes. "
+        "Try again later, or ask HQ to unlock it."
+    ) % {"minutes": lockout_minutes()}
+    return render(request, "console/login.html", {"locked_message": message, "form": None}, status=429)
+
+
+@_guarded("platform.staff.manage")
+def staff_unlock(request: HttpRequest, staff_id: int) -> HttpResponse:
+    from huiyuan.platform.logins import staff_unlock as unlock
+
+    if request.method == "POST":
+        unlock(actor=request.user, staff_id=staff_id)
+        messages.success(request, _("The staff member can log in again."))
+    return redirect("console:staff-edit", staff_id=staff_id)

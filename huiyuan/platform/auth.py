@@ -38,6 +38,22 @@ class StaffLoginBackend(ModelBackend):
         return None
 
 
+def login_identity(request: HttpRequest | None, credentials: dict[str, Any] | None) -> str:
+    """What login lockout counts failures against: the account the login names (phone, e-mail and
+    username of one person are one account, so switching between them buys no extra tries), or
+    the text as typed when it names nobody."""
+    from .models import User
+
+    login = str((credentials or {}).get("username") or "").strip()
+    if not login:
+        return ""
+    match = Q(username__iexact=login) | Q(email__iexact=login)
+    with contextlib.suppress(InvalidPhone):
+        match |= Q(phone=normalize_phone(login))
+    users = list(User.objects.filter(match).values_list("pk", flat=True)[:2])
+    return f"user:{users[0]}" if len(users) == 1 else login.lower()[:150]
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     """``Authorization: Api-Key hy_<prefix>_<secret>`` (``Bearer`` is accepted too)."""
 

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
 from ..access import principal_id
+from ..context import client_ip
 
 
 class _WindowThrottle(SimpleRateThrottle):
@@ -59,4 +60,4 @@ class AnonymousRateThrottle(_WindowThrottle):
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         if request.user and request.user.is_authenticated:
             return None
-        return f"throttle_anon_{self.get_ident(request)}"
+        return f"throttle_anon_{client_ip(request) or 'unknown'}"

@@ -33,6 +33,7 @@ TENANT_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "guardian",
+    "axes",
     "huiyuan.platform",
     "huiyuan.members",
     "huiyuan.loyalty",
@@ -85,6 +86,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "huiyuan.platform.context.RequestContextMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 TEMPLATES = [
@@ -107,6 +109,7 @@ WSGI_APPLICATION = "huiyuan.platform.wsgi.application"
 
 AUTH_USER_MODEL = "platform.User"
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: a locked-out login is refused before any hash
     "huiyuan.platform.auth.StaffLoginBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -173,8 +176,27 @@ CSRF_COOKIE_SECURE = E.SECURE_COOKIES
 SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-if E.IS_PRODUCTION:
+if E.IS_PRODUCTION or E.TRUSTED_PROXIES:
+    # TLS ends at the ingress or load balancer in front; it tells us the scheme.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = E.HTTPS_REDIRECT
+SECURE_REDIRECT_EXEMPT = [r"^health(/ready)?/?$"]  # probes speak plain HTTP inside the cluster
+SECURE_HSTS_SECONDS = E.HSTS_SECONDS
+SECURE_HSTS_INCLUDE_SUBDOMAINS = E.HSTS_SECONDS > 0  # every merchant is a subdomain
+SECURE_REFERRER_POLICY = "same-origin"
+HUIYUAN_TRUSTED_PROXIES = E.TRUSTED_PROXIES
+HUIYUAN_PUBLIC_API_DOCS = E.PUBLIC_API_DOCS
+
+# Login lockout (django-axes): per account and per client address, reset by a success or by HQ.
+AXES_FAILURE_LIMIT = E.LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = E.LOGIN_LOCKOUT_MINUTES / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
+AXES_CLIENT_IP_CALLABLE = "huiyuan.platform.context.client_ip"
+AXES_USERNAME_CALLABLE = "huiyuan.platform.auth.login_identity"
+AXES_LOCKOUT_CALLABLE = "huiyuan.console.views.login_locked_out"
 
 LOGGING = {
     "version": 1,
@@ -182,5 +204,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": E.LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {"django.db.backends": {"level": "INFO"}, "axes": {"level": "WARNING"}},
 }

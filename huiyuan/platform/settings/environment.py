@@ -14,7 +14,16 @@ BASE_DIR = Path(__file__).resolve().parents[3]
 
 env = environ.Env()
 
+# Exactly one of these; anything else ("Production", "prod") refuses to start rather than
+# quietly running a production install with DEBUG on and the development secret.
+ENVIRONMENTS = ("development", "test", "production")
 HUIYUAN_ENV: str = env.str("HUIYUAN_ENV", default="development")
+if HUIYUAN_ENV not in ENVIRONMENTS:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"HUIYUAN_ENV={HUIYUAN_ENV!r} is not one of {', '.join(ENVIRONMENTS)}; refusing to start."
+    )
 IS_PRODUCTION = HUIYUAN_ENV == "production"
 
 DEV_SECRET_KEY = "dev-insecure-huiyuan-secret-key-change-me"  # noqa: S105 - refused in production
@@ -55,3 +64,14 @@ HEALTH_TOKEN: str = env.str("HUIYUAN_HEALTH_TOKEN", default="")
 # A queued or running import with no progress for this long is stalled (its worker or message
 # was lost): a redelivered task takes it over, and the console offers a retry.
 JOB_STALE_SECONDS: int = env.int("HUIYUAN_JOB_STALE_SECONDS", default=120)
+# Addresses in X-Forwarded-For are believed only from these proxies: a count of proxies in front
+# ("1": the ingress) or their addresses / CIDRs ("10.0.0.0/8,192.168.1.10"). Default: none, the
+# address is the connection's. Throttles, login lockout and the audit log all use the result.
+TRUSTED_PROXIES: str = env.str("HUIYUAN_TRUSTED_PROXIES", default="")
+# Login lockout: failures per account, and per client address, before a lockout of this length.
+LOGIN_FAILURE_LIMIT: int = env.int("HUIYUAN_LOGIN_FAILURE_LIMIT", default=10)
+LOGIN_LOCKOUT_MINUTES: int = env.int("HUIYUAN_LOGIN_LOCKOUT_MINUTES", default=15)
+# Production: HTTPS everywhere (redirect, HSTS); the API docs need a login unless opened here.
+HTTPS_REDIRECT: bool = env.bool("HUIYUAN_HTTPS_REDIRECT", default=IS_PRODUCTION)
+HSTS_SECONDS: int = env.int("HUIYUAN_HSTS_SECONDS", default=31536000 if IS_PRODUCTION else 0)
+PUBLIC_API_DOCS: bool = env.bool("HUIYUAN_PUBLIC_API_DOCS", default=not IS_PRODUCTION)
