@@ -1,12 +1,12 @@
 """URLs of a merchant's site (``<subdomain>.<base domain>``): console and API."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from huiyuan.loyalty.api import config_views as loyalty_config
 from huiyuan.loyalty.api import views as loyalty_views
 from huiyuan.members.api import views as member_views
 from huiyuan.platform.api import views as platform_views
+from huiyuan.platform.api.docs import DocsView, SchemaView
 
 api_v1 = [
     path("me", platform_views.MeView.as_view(), name="me"),
@@ -77,12 +77,12 @@ api_v1 = [
     path("imports/<int:job_id>/start", member_views.ImportStartView.as_view(), name="import-start"),
     path("imports/<int:job_id>/retry", member_views.ImportRetryView.as_view(), name="import-retry"),
     path("imports/<int:job_id>/errors.csv", member_views.ImportErrorsView.as_view(), name="import-errors"),
-    path("schema", SpectacularAPIView.as_view(), name="schema"),
+    path("schema", SchemaView.as_view(), name="schema"),
 ]
 
 urlpatterns = [
     path("api/v1/", include((api_v1, "api"), namespace="api")),
-    path("api/docs", SpectacularSwaggerView.as_view(url_name="api:schema"), name="api-docs"),
+    path("api/docs", DocsView.as_view(url_name="api:schema"), name="api-docs"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("huiyuan.console.urls")),
 ]
