@@ -13,7 +13,7 @@ from huiyuan.platform.access import has_operation
 NAVIGATION = [
     ("console:home", _("Overview"), None),
     ("console:members", _("Members"), "members.member.view"),
-    ("console:segments", _("Segments"), "members.member.view"),
+    ("console:segments", _("Segments"), "members.segment.view"),
     ("console:imports", _("Import"), "members.member.import"),
     ("console:fields", _("Member fields"), "members.field.manage"),
     ("console:loyalty", _("Loyalty"), "loyalty.config.manage"),

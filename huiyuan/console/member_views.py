@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from huiyuan.members import custom_fields, exports, imports, segments, selectors, services, stats, tags
 from huiyuan.members.fields import registry
-from huiyuan.members.models import ImportJob, Member, MemberHistory, Order
+from huiyuan.members.models import ImportJob, Member, Order
 from huiyuan.members.stores import store_list
 from huiyuan.platform.access import can
 from huiyuan.platform.downloads import file_download
@@ -64,7 +64,7 @@ def member_profile(request: HttpRequest, member_id: int) -> HttpResponse:
         "tags": member.member_tags.select_related("tag", "applied_by"),
         "manual_tags": tags.tag_list().filter(kind="manual"),
         "orders": Order.objects.filter(member=member).select_related("store").prefetch_related("lines")[:20],
-        "history": MemberHistory.objects.filter(member_id=member.pk)[:30],
+        "history": selectors.member_history(actor=request.user, member=member, limit=30),
         "can_edit": can(request.user, "members.member.update", member),
     }
     return render(request, "console/member_profile.html", context)
@@ -205,7 +205,7 @@ EXAMPLE_RULE = {
 }
 
 
-@_guarded("members.member.view")
+@_guarded("members.segment.view")
 def segment_page(request: HttpRequest) -> HttpResponse:
     saved = segments.segment_list(actor=request.user)
     selected = request.GET.get("segment", "")

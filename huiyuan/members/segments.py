@@ -16,7 +16,7 @@ The seed example, high-value members with no purchase in the last 30 days::
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -25,9 +25,9 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from huiyuan.platform.access import check_permission
+from huiyuan.platform.access import can, check_permission
 from huiyuan.platform.audit import audit_record
-from huiyuan.platform.errors import NotFound, ValidationFailed
+from huiyuan.platform.errors import NotFound, PermissionDenied, ValidationFailed
 from huiyuan.platform.tenancy import tenant_timezone, tenant_today
 
 from .custom_fields import active_fields_by_key
@@ -62,6 +62,10 @@ OPS_BY_KIND: dict[str, tuple[str, ...]] = {
     "store": ("eq", "in", "not_in", "is_empty", "not_empty"),
     "tag": ("has", "has_not", "has_any", "has_all", "has_none"),
 }
+
+# Filtering on these reveals what masking hides; only roles that may see phones may use them.
+SENSITIVE_FIELDS = frozenset({"phone"})
+SENSITIVE_FIELD_TYPES = frozenset({"phone"})
 
 CORE_FIELDS: dict[str, tuple[str, str]] = {
     "name": ("text", "name"),
@@ -123,6 +127,7 @@ class _Compiler:
     today: Any
     now: datetime
     conditions: int = 0
+    sensitive_paths: list[str] = field(default_factory=list)  # conditions on phone numbers
 
     def compile(self, node: Any, path: str = "rule", depth: int = 0) -> Q:
         if depth > MAX_DEPTH:
@@ -155,6 +160,8 @@ class _Compiler:
                 return self.custom(field[7:], op, value, path)
             if field not in CORE_FIELDS:
                 raise RuleError(f"{path}.field", _("Unknown field %(field)s.") % {"field": field})
+            if field in SENSITIVE_FIELDS:
+                self.sensitive_paths.append(f"{path}.field")
             kind, column = CORE_FIELDS[field]
             if op not in OPS_BY_KIND[kind]:
                 raise RuleError(
@@ -170,6 +177,8 @@ class _Compiler:
         field = self.custom_fields.get(key)
         if field is None:
             raise RuleError(f"{path}.field", _("Unknown or archived custom field %(key)s.") % {"key": key})
+        if field.field_type in SENSITIVE_FIELD_TYPES:
+            self.sensitive_paths.append(f"{path}.field")
         type_impl = registry.get(field.field_type)
         if op not in type_impl.operators:
             raise RuleError(
@@ -310,22 +319,28 @@ BUILDERS: dict[str, Callable[..., Q]] = {
 }
 
 
-def compile_rule(rule: Any) -> Q:
-    """Compile a rule into a ``Q`` over members, or raise ``ValidationFailed`` naming the place."""
+def compile_rule(rule: Any, *, actor: Any = None) -> Q:
+    """Compile a rule into a ``Q`` over members, or raise ``ValidationFailed`` naming the place.
+    With an ``actor``, conditions on phone numbers need the permission to see them: otherwise
+    ``phone starts_with 1381`` would reveal a masked number one digit at a time."""
     compiler = _Compiler(custom_fields=active_fields_by_key(), today=tenant_today(), now=timezone.now())
     try:
-        return compiler.compile(rule)
+        compiled = compiler.compile(rule)
     except RuleError as exc:
         raise ValidationFailed(fields={exc.path: [str(exc)]}) from exc
+    if actor is not None and compiler.sensitive_paths and not can(actor, "members.pii.view"):
+        message = _("Filtering on phone numbers needs the permission to see them.")
+        raise PermissionDenied(message, fields={path: [message] for path in compiler.sensitive_paths})
+    return compiled
 
 
 def segment_members(*, actor: Any, rule: Any) -> QuerySet[Member]:
-    return member_list(actor=actor).filter(compile_rule(rule))
+    return member_list(actor=actor).filter(compile_rule(rule, actor=actor))
 
 
 # ---- saved segments ---------------------------------------------------------------------------
 def segment_list(*, actor: Any) -> QuerySet[Segment]:
-    check_permission(actor, "members.member.view")
+    check_permission(actor, "members.segment.view")
     return Segment.objects.all()
 
 
@@ -338,7 +353,7 @@ def segment_get(*, actor: Any, segment_id: int) -> Segment:
 
 def segment_save(*, actor: Any, name: str, rule: Any, description: str = "", segment_id: int | None = None) -> Segment:
     check_permission(actor, "members.segment.manage")
-    compile_rule(rule)  # reject what would not run
+    compile_rule(rule, actor=actor)  # reject what would not run, or what this actor may not filter on
     errors = {}
     if not name.strip():
         errors["name"] = [_("Enter a name.")]

@@ -8,9 +8,9 @@ from django.db.models import Q, QuerySet
 
 from huiyuan.platform.access import can, filter_queryset
 from huiyuan.platform.errors import NotFound
-from huiyuan.platform.phones import InvalidPhone, display_phone, mask_phone, normalize_phone
+from huiyuan.platform.phones import InvalidPhone, display_phone, mask_phone, mask_phones_in, normalize_phone
 
-from .models import Member
+from .models import Member, MemberHistory
 
 
 def member_list(*, actor: Any, search: str = "", store_id: int | None = None) -> QuerySet[Member]:
@@ -44,3 +44,14 @@ def member_access_by_id(*, actor: Any, member_id: int) -> Member:
     if member is None:
         raise NotFound()
     return member
+
+
+def member_history(*, actor: Any, member: Member, limit: int | None = None) -> list[MemberHistory]:
+    """The member's history as this actor may read it: for roles without the phone permission
+    every phone number in it (old and new values, snapshots, custom phone fields) is masked."""
+    history = MemberHistory.objects.filter(member_id=member.pk)
+    entries = list(history[:limit] if limit else history)
+    if not can(actor, "members.pii.view", member):
+        for entry in entries:
+            entry.changes = mask_phones_in(entry.changes)
+    return entries

@@ -38,7 +38,7 @@ def tag_create(*, actor: Any, name: str, kind: str = Tag.Kind.MANUAL, rule: Any 
     if kind == Tag.Kind.AUTO:
         if rule is None:
             raise ValidationFailed(fields={"rule": [_("An automatic tag needs a rule.")]})
-        compile_rule(rule)
+        compile_rule(rule, actor=actor)
     with transaction.atomic():
         tag = Tag.objects.create(name=name, kind=kind, rule=rule if kind == Tag.Kind.AUTO else None, color=color[:16])
         audit_record(actor=actor, action="members.tag.create", obj=tag, changes={"kind": kind, "rule": rule})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 
 import phonenumbers
 
@@ -65,3 +66,19 @@ def mask_phone(e164: str | None) -> str:
     if len(national) < 7:
         return "*" * len(national)
     return f"{national[:3]}****{national[-4:]}"
+
+
+# A phone number anywhere in free-form data (history snapshots, custom fields, audit changes):
+# E.164, or a mainland mobile written with or without +86 / spaces / dashes.
+_PHONE_IN_TEXT = re.compile(r"(?<!\d)(?:\+\d{1,3}[ -]?)?1[3-9]\d[ -]?\d{4}[ -]?\d{4}(?!\d)")
+
+
+def mask_phones_in(value: Any) -> Any:
+    """The same data with every phone number in it masked (138****1234), however deep."""
+    if isinstance(value, str):
+        return _PHONE_IN_TEXT.sub(lambda m: mask_phone("+86" + re.sub(r"\D", "", m.group())[-11:]), value)
+    if isinstance(value, dict):
+        return {key: mask_phones_in(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_phones_in(item) for item in value]
+    return value

@@ -22,7 +22,7 @@ from huiyuan.platform.idempotency import idempotent
 
 from .. import custom_fields, exports, imports, segments, selectors, services, stats, stores, tags
 from ..fields import registry
-from ..models import Member, MemberHistory, Order
+from ..models import Member, Order
 from .serializers import (
     CustomFieldPatchInput,
     CustomFieldSerializer,
@@ -154,7 +154,7 @@ class MemberProfileView(TenantAPIView):
                 request,
                 fields=custom_fields.custom_field_list(),
                 orders=Order.objects.filter(member=member).prefetch_related("lines").select_related("store")[:20],
-                history=MemberHistory.objects.filter(member_id=member.pk)[:50],
+                history=selectors.member_history(actor=request.user, member=member, limit=50),
             )
         )
 
@@ -165,7 +165,9 @@ class MemberHistoryView(TenantAPIView):
     @extend_schema(responses=paginated(MemberHistorySerializer))
     def get(self, request: Request, member_id: int) -> Response:
         member = selectors.member_access_by_id(actor=request.user, member_id=member_id)
-        return paginate(self, request, MemberHistory.objects.filter(member_id=member.pk), MemberHistorySerializer)
+        return paginate(
+            self, request, selectors.member_history(actor=request.user, member=member), MemberHistorySerializer
+        )
 
 
 class MemberMergeView(TenantAPIView):
@@ -270,7 +272,7 @@ class TagListView(TenantAPIView):
 
 
 class SegmentListView(TenantAPIView):
-    operations = {"GET": "members.member.view", "POST": "members.segment.manage"}
+    operations = {"GET": "members.segment.view", "POST": "members.segment.manage"}
 
     @extend_schema(operation_id="v1_segments_list", responses=SegmentSerializer(many=True))
     def get(self, request: Request) -> Response:
@@ -283,7 +285,7 @@ class SegmentListView(TenantAPIView):
 
 
 class SegmentDetailView(TenantAPIView):
-    operations = {"GET": "members.member.view", "PUT": "members.segment.manage"}
+    operations = {"GET": "members.segment.view", "PUT": "members.segment.manage"}
 
     @extend_schema(responses=SegmentSerializer)
     def get(self, request: Request, segment_id: int) -> Response:
@@ -307,7 +309,7 @@ def _segment_rule(request: Request, data: dict[str, Any]) -> Any:
 class SegmentPreviewView(TenantAPIView):
     """Live count and a page of members for a rule (saved or not), within the caller's stores."""
 
-    operation = "members.member.view"
+    operation = "members.segment.view"
 
     @extend_schema(request=SegmentQueryInput, responses=paginated(MemberSerializer))
     def post(self, request: Request) -> Response:
