@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import xlsxwriter
 
+from django_tenants.utils import tenant_context
+
 from huiyuan.members import custom_fields
 from huiyuan.members.exports import export_members
 from huiyuan.members.imports import import_members, import_run, suggest_mapping
@@ -23,7 +25,7 @@ from .conftest import World, api
 MESSY_ROWS = [
     ["手机号", "姓名", "性别", "生日", "门店", "备注"],
     ["138 0013 8001", "张伟", "男", "1990-01-02", "A001", "老客"],
-    ["1.38001380E+10", "王芳", "女", "1991/2/3", "a001", ""],
+    ["1.3800138000E+10", "王芳", "女", "1991/2/3", "a001", ""],
     ["１３９００１３９００１", "李娜", "F", "19920304", "B001", ""],
     ["12345", "坏号码", "男", "1990-01-01", "A001", ""],
     ["13800138001", "重复", "男", "1990-01-02", "A001", ""],
@@ -194,3 +196,38 @@ def test_cashier_cannot_export_or_import(alpha: World) -> None:
 def test_unreadable_uploads_get_a_clear_error(alpha: World, content: bytes, name: str) -> None:
     upload = api(alpha, "hq").post("/api/v1/imports", {"file": named(content, name)}, format="multipart")
     assert upload.status_code == 400 and upload.json()["error"]["fields"]["file"][0]
+
+
+def test_a_phone_excel_rounded_is_a_row_error_not_a_made_up_number(in_alpha: World) -> None:
+    content = "手机号,姓名\n1.38E+10,四舍五入\n1.3812345678E+10,完整精度\n".encode()
+    outcome = run(in_alpha, content, "rounded.csv")
+    assert outcome.created == 1
+    assert [(e.row, e.reason) for e in outcome.errors] == [(2, "Excel 已把手机号四舍五入，请把该列设为文本后重新导出")]
+    assert not Member.objects.filter(phone="+8613800000000").exists()
+    assert Member.objects.filter(phone="+8613812345678", name="完整精度").exists()
+
+
+def test_a_big5_file_is_recognised_and_the_encoding_can_be_chosen(alpha: World) -> None:
+    from huiyuan.members.imports import import_preview, import_set_encoding, import_upload
+
+    text = "姓名,手機號,城市\n陳大文,13812345670,香港\n李小龍,13912345671,九龍\n黃美玲,13712345672,新界\n"
+    with tenant_context(alpha.tenant):
+        job = import_upload(actor=alpha.hq, filename="hk.csv", content=text.encode("big5"))
+        preview = import_preview(actor=alpha.hq, job_id=job.pk)
+        assert preview["encoding"] == "big5hkscs" and preview["headers"] == ["姓名", "手機號", "城市"]
+        assert preview["rows"][0][0] == "陳大文"
+        garbled = import_set_encoding(actor=alpha.hq, job_id=job.pk, encoding="gb18030")
+        assert import_preview(actor=alpha.hq, job_id=garbled.pk)["encoding"] == "gb18030"
+    answer = api(alpha, "hq").post(f"/api/v1/imports/{job.pk}/encoding", {"encoding": "big5hkscs"}, format="json")
+    assert answer.status_code == 200
+    with tenant_context(alpha.tenant):
+        assert import_preview(actor=alpha.hq, job_id=job.pk)["rows"][1][0] == "李小龍"
+
+
+def test_the_result_counts_rows_with_errors_and_errors_apart(in_alpha: World) -> None:
+    from huiyuan.members.models import ImportJob
+
+    content = "手机号,姓名,生日\n12345,甲,不是日期\n13800000009,乙,1990-01-01\n".encode()
+    outcome = run(in_alpha, content, "two-errors.csv")
+    job = ImportJob(errors=[e.as_dict() for e in outcome.errors])
+    assert len(outcome.errors) == 2 and job.error_rows == 1

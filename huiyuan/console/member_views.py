@@ -280,13 +280,20 @@ def import_page(request: HttpRequest) -> HttpResponse:
 def import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     job = imports.import_access(actor=request.user, job_id=job_id)
     context: dict[str, Any] = {"job": job}
+    if job.status == ImportJob.Status.UPLOADED and request.method == "POST" and request.POST.get("change_encoding"):
+        try:
+            imports.import_set_encoding(actor=request.user, job_id=job_id, encoding=request.POST.get("encoding", ""))
+        except ValidationFailed as exc:
+            context.update(error_context(exc))
+        else:
+            return redirect("console:import", job_id=job_id)
     if job.status == ImportJob.Status.UPLOADED:
         preview = imports.import_preview(actor=request.user, job_id=job_id)
         context["preview"] = preview
         context["columns"] = [
             {"header": h, "target": preview["mapping"].get(h, ""), "index": i} for i, h in enumerate(preview["headers"])
         ]
-        if request.method == "POST":
+        if request.method == "POST" and not request.POST.get("change_encoding"):
             mapping = {h: request.POST.get(f"map_{i}", "") for i, h in enumerate(preview["headers"])}
             try:
                 imports.import_start(

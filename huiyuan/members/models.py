@@ -372,3 +372,8 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} import {self.pk}"
+
+    @property
+    def error_rows(self) -> int:
+        """Rows with at least one error (a row may have several; ``error_count`` counts errors)."""
+        return len({error.get("row") for error in self.errors or []})

@@ -1,6 +1,7 @@
 """Reading merchants' spreadsheets: XLSX / XLS / ODS through python-calamine (a 100k-row sheet in
 about a second; openpyxl needs 5–10 s), CSV in UTF-8 with or without BOM, UTF-16 (Excel's "Unicode
-text") or GB18030 (what Chinese Excel saves as "CSV"), with the delimiter sniffed."""
+text"), GB18030 (what Chinese Excel saves as "CSV"), Big5 and others found by charset-normalizer,
+with the delimiter sniffed."""
 
 from __future__ import annotations
 
@@ -29,7 +30,31 @@ class Table:
     first_row: int = 2
 
 
-def decode_csv_bytes(data: bytes) -> tuple[str, str]:
+# Encodings a merchant may choose when the detected one is wrong (shown in the preview).
+ENCODINGS = {
+    "utf-8": "UTF-8",
+    "gb18030": "GBK / GB18030（简体）",
+    "big5hkscs": "Big5（繁體，港台）",
+    "utf-16": "UTF-16",
+    "shift_jis": "Shift-JIS",
+}
+_DETECT_SAMPLE = 512 * 1024
+# Big5 as Hong Kong writes it is a superset of Taiwan's; GBK and GB2312 are subsets of GB18030.
+_FAMILY = {"big5": "big5hkscs", "cp950": "big5hkscs", "gbk": "gb18030", "gb2312": "gb18030", "utf_8": "utf-8"}
+
+
+def decode_csv_bytes(data: bytes, encoding: str = "") -> tuple[str, str]:
+    """The text of a CSV and the encoding it was read with: the one asked for, else a BOM, else
+    UTF-8 if the bytes are valid UTF-8, else what charset-normalizer finds most coherent among
+    the encodings Chinese merchants' files come in (GB18030 decodes almost any bytes, so it cannot
+    be the test: a Big5 file from a Hong Kong supplier would import as garbage)."""
+    if encoding:
+        if encoding not in ENCODINGS:
+            raise TableError(_("Unknown encoding %(e)s.") % {"e": encoding})
+        try:
+            return data.decode(encoding).lstrip("\ufeff"), encoding
+        except UnicodeDecodeError as exc:
+            raise TableError(_("The file is not %(e)s text.") % {"e": ENCODINGS[encoding]}) from exc
     if data.startswith(codecs.BOM_UTF8):
         return data[3:].decode("utf-8"), "utf-8-sig"
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -38,14 +63,22 @@ def decode_csv_bytes(data: bytes) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
-    try:
-        return data.decode("gb18030"), "gb18030"
-    except UnicodeDecodeError as exc:
-        raise TableError(_("The file is neither UTF-8 nor GBK/GB18030 text.")) from exc
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(
+        data[:_DETECT_SAMPLE], cp_isolation=["gb18030", "big5hkscs", "big5", "utf_16_le", "utf_16_be", "shift_jis"]
+    ).best()
+    guess = _FAMILY.get(best.encoding, best.encoding) if best is not None else "gb18030"
+    for candidate in dict.fromkeys([guess, "gb18030"]):
+        try:
+            return data.decode(candidate), candidate
+        except (UnicodeDecodeError, LookupError):
+            continue
+    raise TableError(_("The file's encoding could not be recognised; save it as UTF-8 and upload again."))
 
 
-def _read_csv(data: bytes) -> Table:
-    text, encoding = decode_csv_bytes(data)
+def _read_csv(data: bytes, encoding: str = "") -> Table:
+    text, encoding = decode_csv_bytes(data, encoding)
     return _parse_csv(text, encoding)
 
 
@@ -97,7 +130,7 @@ class TableHead:
     encoding: str
 
 
-def read_head(data: bytes, filename: str, rows: int = 10) -> TableHead:
+def read_head(data: bytes, filename: str, rows: int = 10, encoding: str = "") -> TableHead:
     """Headers, the first data rows and the row count, without converting a whole spreadsheet
     (what the upload and preview pages need)."""
     if _is_excel(data, filename):
@@ -114,7 +147,7 @@ def read_head(data: bytes, filename: str, rows: int = 10) -> TableHead:
     name = filename.lower()
     if not (name.endswith((".csv", ".txt", ".tsv")) or "." not in name):
         raise TableError(_("Upload a CSV or Excel (.xlsx) file."))
-    text, encoding = decode_csv_bytes(data)
+    text, encoding = decode_csv_bytes(data, encoding)
     first = _parse_csv(text[: 64 * 1024], encoding)  # the header and first rows
     if '"' in text:
         total = sum(1 for r in _parse_csv(text, encoding).rows if r)  # quoted cells may hold newlines
@@ -128,10 +161,10 @@ def _is_excel(data: bytes, filename: str) -> bool:
     return filename.lower().endswith(EXCEL_SUFFIXES) or data[:4] == b"PK\x03\x04" or data[:8] == OLE_MAGIC
 
 
-def read_table(data: bytes, filename: str) -> Table:
+def read_table(data: bytes, filename: str, encoding: str = "") -> Table:
     name = filename.lower()
     if _is_excel(data, filename):
         return _read_excel(data)
     if name.endswith((".csv", ".txt", ".tsv")) or "." not in name:
-        return _read_csv(data)
+        return _read_csv(data, encoding)
     raise TableError(_("Upload a CSV or Excel (.xlsx) file."))

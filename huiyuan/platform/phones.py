@@ -18,6 +18,30 @@ class InvalidPhone(ValueError):
     pass
 
 
+class RoundedPhone(InvalidPhone):
+    """Excel wrote the number in scientific notation with fewer digits than the number has
+    (``1.38E+10``): the real digits are gone, and guessing them would invent a stranger's number."""
+
+
+_SCIENTIFIC = re.compile(r"(\d+)(?:\.(\d+))?[eE]\+?(\d+)")
+
+
+def _expand_scientific(text: str) -> str:
+    """``1.3812345678E+10`` -> ``13812345678``; raises ``RoundedPhone`` when the mantissa has
+    fewer significant digits than the whole number."""
+    match = _SCIENTIFIC.fullmatch(text)
+    if match is None:
+        return str(int(float(text)))  # "13800138000.0"
+    whole, fraction, exponent = match.group(1), match.group(2) or "", int(match.group(3))
+    digits = (whole + fraction).lstrip("0")
+    length = len(whole.lstrip("0")) + exponent
+    if len(digits.rstrip("0")) > length or exponent > 20:
+        raise InvalidPhone(text)
+    if len(digits) < length:
+        raise RoundedPhone(text)
+    return (whole + fraction).lstrip("0")[:length]
+
+
 def normalize_phone(raw: object, default_region: str = "CN") -> str:
     """Return the E.164 form of ``raw`` or raise ``InvalidPhone``.
 
@@ -31,8 +55,10 @@ def normalize_phone(raw: object, default_region: str = "CN") -> str:
     text = unicodedata.normalize("NFKC", str(raw if raw is not None else "")).strip()
     if _EXCEL_NUMBER.fullmatch(text):
         try:
-            text = str(int(float(text)))
+            text = _expand_scientific(text)
         except (OverflowError, ValueError) as exc:
+            if isinstance(exc, InvalidPhone):
+                raise
             raise InvalidPhone(text) from exc
     text = _SEPARATORS.sub("", text)
     if not text:

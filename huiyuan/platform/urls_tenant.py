@@ -76,6 +76,7 @@ api_v1 = [
     path("imports/<int:job_id>/preview", member_views.ImportPreviewView.as_view(), name="import-preview"),
     path("imports/<int:job_id>/start", member_views.ImportStartView.as_view(), name="import-start"),
     path("imports/<int:job_id>/retry", member_views.ImportRetryView.as_view(), name="import-retry"),
+    path("imports/<int:job_id>/encoding", member_views.ImportEncodingView.as_view(), name="import-encoding"),
     path("imports/<int:job_id>/errors.csv", member_views.ImportErrorsView.as_view(), name="import-errors"),
     path("schema", SchemaView.as_view(), name="schema"),
 ]

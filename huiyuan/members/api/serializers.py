@@ -9,6 +9,7 @@ from huiyuan.platform.api.inputs import CountField, StrictSerializer, TextField
 from ..custom_fields import display_custom_values
 from ..models import CustomField, ImportJob, Member, MemberHistory, Order, OrderLine, Refund, Segment, Store, Tag
 from ..selectors import visible_phone
+from ..tables import ENCODINGS
 
 
 class StoreSerializer(serializers.ModelSerializer):
@@ -204,6 +205,7 @@ class SegmentSerializer(serializers.ModelSerializer):
 
 class ImportJobSerializer(serializers.ModelSerializer):
     stalled = serializers.SerializerMethodField(help_text="queued or running with no progress for a while: retry it")
+    error_rows = serializers.IntegerField(read_only=True, help_text="rows with errors; error_count counts the errors")
 
     class Meta:
         model = ImportJob
@@ -222,6 +224,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "updated_count",
             "unchanged_count",
             "error_count",
+            "error_rows",
             "message",
             "created_at",
             "started_at",
@@ -290,3 +293,7 @@ class MemberSettingsInput(StrictSerializer):
     active_days = CountField(required=False, min_value=1, max_value=3650)
     at_risk_days = CountField(required=False, min_value=1, max_value=3650)
     dormant_days = CountField(required=False, min_value=1, max_value=3650)
+
+
+class ImportEncodingInput(StrictSerializer):
+    encoding = serializers.ChoiceField(choices=list(ENCODINGS))

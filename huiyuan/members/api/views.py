@@ -29,6 +29,7 @@ from .serializers import (
     CustomFieldWriteSerializer,
     ExportInput,
     FieldOrderInput,
+    ImportEncodingInput,
     ImportJobSerializer,
     ImportStartInput,
     MemberHistorySerializer,
@@ -396,6 +397,18 @@ class ImportStartView(TenantAPIView):
         data = _validated(ImportStartInput, request.data)
         job = imports.import_start(actor=request.user, job_id=job_id, **data)
         return Response(ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ImportEncodingView(TenantAPIView):
+    """Read an uploaded CSV again in another encoding (the preview names the one detected)."""
+
+    operation = "members.member.import"
+
+    @extend_schema(request=ImportEncodingInput, responses=ImportJobSerializer)
+    def post(self, request: Request, job_id: int) -> Response:
+        encoding = _validated(ImportEncodingInput, request.data)["encoding"]
+        job = imports.import_set_encoding(actor=request.user, job_id=job_id, encoding=encoding)
+        return Response(ImportJobSerializer(job).data)
 
 
 class ImportRetryView(TenantAPIView):

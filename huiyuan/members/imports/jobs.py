@@ -20,7 +20,7 @@ from huiyuan.platform.spreadsheets import csv_bytes
 
 from ..custom_fields import active_fields_by_key
 from ..models import ImportJob
-from ..tables import Table, TableError, read_head, read_table
+from ..tables import ENCODINGS, Table, TableError, read_head, read_table
 from .common import MAX_UPLOAD_BYTES, PREVIEW_ROWS, cell_text
 from .members import import_members, suggest_mapping, target_choices
 from .orders import import_orders, order_target_choices, suggest_order_mapping
@@ -34,7 +34,9 @@ def _targets(kind: str) -> dict[str, str]:
     return target_choices(active_fields_by_key())
 
 
-def import_upload(*, actor: Any, filename: str, content: bytes, kind: str = ImportJob.Kind.MEMBERS) -> ImportJob:
+def import_upload(
+    *, actor: Any, filename: str, content: bytes, kind: str = ImportJob.Kind.MEMBERS, encoding: str = ""
+) -> ImportJob:
     check_permission(actor, "members.member.import")
     if kind not in ImportJob.Kind.values:
         raise ValidationFailed(fields={"kind": [_("Import members or order history.")]})
@@ -43,13 +45,10 @@ def import_upload(*, actor: Any, filename: str, content: bytes, kind: str = Impo
     if len(content) > MAX_UPLOAD_BYTES:
         raise ValidationFailed(fields={"file": [_("The file is larger than 50 MB; split it.")]})
     try:
-        head = read_head(content, filename)
+        head = read_head(content, filename, encoding=encoding)
     except TableError as exc:
         raise ValidationFailed(fields={"file": [str(exc)]}) from exc
-    if kind == ImportJob.Kind.ORDERS:
-        mapping = suggest_order_mapping(head.headers)
-    else:
-        mapping = suggest_mapping(head.headers, active_fields_by_key())
+    mapping = _suggested_mapping(kind, head.headers)
     with transaction.atomic():
         job = ImportJob.objects.create(
             kind=kind,
@@ -58,9 +57,42 @@ def import_upload(*, actor: Any, filename: str, content: bytes, kind: str = Impo
             mapping=mapping,
             total_rows=head.total_rows,
             created_by=actor if getattr(actor, "pk", None) else None,
-            options={"upsert_by": "phone" if "phone" in mapping.values() else "card_no"},
+            options={"upsert_by": "phone" if "phone" in mapping.values() else "card_no", "encoding": head.encoding},
         )
         audit_record(actor=actor, action="members.import.upload", obj=job, changes={"file": filename})
+    return job
+
+
+def _suggested_mapping(kind: str, headers: list[str]) -> dict[str, str]:
+    if kind == ImportJob.Kind.ORDERS:
+        return suggest_order_mapping(headers)
+    return suggest_mapping(headers, active_fields_by_key())
+
+
+def _file_encoding(job: ImportJob) -> str:
+    """The encoding the merchant saw in the preview (detected at upload, or chosen since)."""
+    encoding = str(job.options.get("encoding") or "")
+    return encoding if encoding in ENCODINGS else ""
+
+
+def import_set_encoding(*, actor: Any, job_id: int, encoding: str) -> ImportJob:
+    """Read the uploaded CSV again in the encoding the merchant chose (the detected one was wrong):
+    headers, suggested mapping and row count follow."""
+    job = import_access(actor=actor, job_id=job_id)
+    if job.status != ImportJob.Status.UPLOADED:
+        raise ValidationFailed(fields={"job": [_("This import has already been started.")]})
+    if encoding not in ENCODINGS:
+        raise ValidationFailed(fields={"encoding": [_("Choose one of the listed encodings.")]})
+    content = bytes(ImportJob.objects.values_list("content", flat=True).get(pk=job.pk))
+    try:
+        head = read_head(content, job.original_name, encoding=encoding)
+    except TableError as exc:
+        raise ValidationFailed(fields={"encoding": [str(exc)]}) from exc
+    job.options = {**job.options, "encoding": head.encoding}
+    job.mapping = _suggested_mapping(job.kind, head.headers)
+    job.total_rows = head.total_rows
+    job.save(update_fields=["options", "mapping", "total_rows"])
+    audit_record(actor=actor, action="members.import.encoding", obj=job, changes={"encoding": encoding})
     return job
 
 
@@ -74,7 +106,8 @@ def import_access(*, actor: Any, job_id: int) -> ImportJob:
 
 def import_preview(*, actor: Any, job_id: int) -> dict[str, Any]:
     job = import_access(actor=actor, job_id=job_id)
-    head = read_head(bytes(ImportJob.objects.values_list("content", flat=True).get(pk=job.pk)), job.original_name)
+    content = bytes(ImportJob.objects.values_list("content", flat=True).get(pk=job.pk))
+    head = read_head(content, job.original_name, encoding=_file_encoding(job))
     return {
         "headers": head.headers,
         "rows": [[cell_text(v) for v in row] for row in head.sample[:PREVIEW_ROWS]],
@@ -82,6 +115,7 @@ def import_preview(*, actor: Any, job_id: int) -> dict[str, Any]:
         "targets": _targets(job.kind),
         "total_rows": job.total_rows,
         "encoding": head.encoding,
+        "encodings": ENCODINGS,
     }
 
 
@@ -127,7 +161,7 @@ def import_start(
         raise ValidationFailed(fields=errors)
     with transaction.atomic():
         job.mapping = {h: t for h, t in mapping.items() if t}
-        job.options = options
+        job.options = {**options, "encoding": _file_encoding(job)}
         job.status = ImportJob.Status.QUEUED
         job.heartbeat_at = timezone.now()
         job.save(update_fields=["mapping", "options", "status", "heartbeat_at"])
@@ -216,7 +250,7 @@ def import_run(job_id: int) -> ImportJob:
 
     actor = User.objects.filter(pk=job.created_by_id).first() if job.created_by_id else None
     try:
-        table = read_table(bytes(job.content), job.original_name)
+        table = read_table(bytes(job.content), job.original_name, encoding=_file_encoding(job))
         if job.kind == ImportJob.Kind.ORDERS:
             return _run_order_import(job, actor, table)
         outcome = import_members(

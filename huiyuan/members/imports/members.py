@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from huiyuan.platform.access import actor_store_ids, check_permission, sees_all_stores
 from huiyuan.platform.audit import audit_record
 from huiyuan.platform.events.services import event_record
-from huiyuan.platform.phones import InvalidPhone, normalize_phone
+from huiyuan.platform.phones import InvalidPhone, RoundedPhone, normalize_phone
 from huiyuan.platform.tenancy import tenant_timezone, tenant_today
 
 from ..custom_fields import active_fields_by_key
@@ -36,6 +36,10 @@ from ..tables import Table
 from .common import IGNORE, ImportOutcome, PreparedRow, RowError, cell_text, norm_header
 
 logger = logging.getLogger(__name__)
+
+
+def ROUNDED_PHONE_MESSAGE() -> str:  # noqa: N802 - a message, named like the constant it stands for
+    return _("Excel rounded this phone number; set the column to text and export the file again.")
 
 
 CORE_TARGETS: dict[str, tuple[str, ...]] = {
@@ -281,6 +285,8 @@ def _cleaners(actor: Any, fields: dict[str, CustomField]) -> dict[str, Callable[
     def phone(raw: Any) -> tuple[str, Any]:
         try:
             return "phone", normalize_phone(raw)
+        except RoundedPhone as exc:
+            raise ValueError(ROUNDED_PHONE_MESSAGE()) from exc
         except InvalidPhone as exc:
             raise ValueError(_("Not a valid mobile number.")) from exc
 

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from huiyuan.platform.access import check_permission
 from huiyuan.platform.audit import audit_record
 from huiyuan.platform.events.services import event_record
-from huiyuan.platform.phones import InvalidPhone, normalize_phone
+from huiyuan.platform.phones import InvalidPhone, RoundedPhone, normalize_phone
 from huiyuan.platform.tenancy import tenant_timezone
 
 from ..fields.base import is_blank
@@ -35,7 +35,7 @@ from ..parsing import parse_datetime, parse_decimal
 from ..stats import rfm_score_members, stats_rebuild
 from ..tables import Table
 from .common import ImportOutcome, PreparedRow, RowError, cell_text, norm_header
-from .members import CORE_TARGETS, insert_new_members
+from .members import CORE_TARGETS, ROUNDED_PHONE_MESSAGE, insert_new_members
 
 ORDER_TARGETS: dict[str, tuple[str, ...]] = {
     "order_no": (
@@ -224,6 +224,8 @@ def import_orders(
         if not is_blank(cells.get("phone")):
             try:
                 phone = normalize_phone(cells["phone"])
+            except RoundedPhone:
+                fail("phone", ROUNDED_PHONE_MESSAGE())
             except InvalidPhone:
                 fail("phone", _("Not a valid mobile number."))
         if not is_blank(cells.get("card_no")):
