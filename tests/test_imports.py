@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import xlsxwriter
-
 from django_tenants.utils import tenant_context
 
 from huiyuan.members import custom_fields
