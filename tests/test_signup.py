@@ -126,3 +126,50 @@ def test_pool_and_template_tenants_are_not_routable(alpha: World) -> None:
 
     assert APIClient(HTTP_HOST="sneaky.localhost").get("/login/").status_code == 404
     assert APIClient(HTTP_HOST="nobody.localhost").get("/login/").status_code == 404
+
+
+@pytest.mark.slow
+def test_a_burst_of_signups_with_an_empty_pool_all_succeed(committed: dict[str, World]) -> None:
+    import threading
+
+    from rest_framework.test import APIClient
+
+    parked = list(Tenant.objects.filter(status=Tenant.Status.POOL).values_list("pk", flat=True))
+    Tenant.objects.filter(pk__in=parked).update(status=Tenant.Status.SUSPENDED)
+    barrier = threading.Barrier(6)
+    answers: list[int] = []
+    failures: list[str] = []
+
+    def one(n: int) -> None:
+        try:
+            barrier.wait()
+            body = {
+                "name": f"并发商户{n}",
+                "subdomain": f"burst{n}",
+                "owner_phone": "",
+                "owner_email": f"o{n}@burst.cn",
+                "password": "Burst-pass-2026",
+            }
+            client = APIClient(HTTP_HOST="localhost")
+            client.raise_request_exception = False
+            answer = client.post("/api/v1/signup", body, format="json")
+            answers.append(answer.status_code)
+            if answer.status_code != 201:
+                failures.append(answer.content.decode()[:500])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(6)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(answers) == [201] * 6, failures
+    finally:
+        connection.set_schema_to_public()
+        for tenant in Tenant.objects.filter(domains__domain__startswith="burst"):
+            tenant.delete(force_drop=True)
+        for tenant in Tenant.objects.filter(status=Tenant.Status.POOL).exclude(pk__in=parked):
+            tenant.delete(force_drop=True)
+        Tenant.objects.filter(pk__in=parked).update(status=Tenant.Status.POOL)

@@ -257,7 +257,7 @@ def segment_page(request: HttpRequest) -> HttpResponse:
 # ---- import and export --------------------------------------------------------------------------
 @_guarded("members.member.import")
 def import_page(request: HttpRequest) -> HttpResponse:
-    context: dict[str, Any] = {"jobs": ImportJob.objects.defer("content", "errors")[:20]}
+    context: dict[str, Any] = {"jobs": imports.import_list(actor=request.user)[:20]}
     if request.method == "POST":
         upload = request.FILES.get("file")
         try:

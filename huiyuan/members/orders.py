@@ -23,6 +23,7 @@ from .models import Member, Order, Store
 from .parsing import parse_datetime, parse_decimal
 
 CENT = Decimal("0.01")
+MAX_ORDER_AGE = timedelta(days=366)
 
 
 def request_hash_of(payload: dict[str, Any]) -> str:
@@ -129,6 +130,11 @@ def clean_order(
         paid_at = timezone.now()
     if paid_at > timezone.now() + timedelta(minutes=10):
         errors.setdefault("paid_at", []).append(_("The payment time is in the future."))
+    elif paid_at < timezone.now() - MAX_ORDER_AGE:
+        # A till posts today's sales; a year-old (or 1900) time is a wrong clock or a wrong field.
+        errors.setdefault("paid_at", []).append(
+            _("The payment time is more than a year ago; older orders go through the order history import.")
+        )
     if errors:
         raise ValidationFailed(fields=errors)
     cleaned = {

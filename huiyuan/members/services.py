@@ -231,6 +231,9 @@ def member_update(*, actor: Any, member_id: int, data: dict[str, Any], source: s
         if "phone" in data and not has_operation(actor, "members.pii.view"):
             raise ValidationFailed(fields={"phone": [_("You may not change phone numbers.")]})
         cleaned, errors = clean_core(data, actor=actor, member=member)
+        if "home_store_id" in cleaned and "home_store" not in errors:
+            # "No store" would hide the member from every store, the manager's own included.
+            errors.update(_store_scope_errors(actor, cleaned))
         custom = member.custom_fields
         if custom_input is not None:
             custom, custom_errors = clean_custom_values(custom_input, member=member, partial=True)

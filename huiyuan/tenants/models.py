@@ -23,6 +23,8 @@ class Tenant(TenantMixin):
         SUSPENDED = "suspended", _("Suspended")
         # Pre-provisioned schema waiting in the pool to be claimed by a signup; never routable.
         POOL = "pool", _("Pool")
+        # Its row is saved before its schema is cloned; a signup must not claim it until it is done.
+        PROVISIONING = "provisioning", _("Provisioning")
         # The migrated schema that new tenants are cloned from; never routable.
         TEMPLATE = "template", _("Template")
         PLATFORM = "platform", _("Platform")

@@ -26,6 +26,7 @@ from .models import Domain, Plan, Tenant
 
 logger = logging.getLogger(__name__)
 
+CLONE_LOCK_ID = 0x48594332  # 'HYC2'
 POOL_LOCK_ID = 7_331_001  # pg advisory lock serialising pool refills
 
 
@@ -58,11 +59,23 @@ def new_schema_name() -> str:
 
 
 def provision_by_clone(*, status: str = Tenant.Status.POOL) -> Tenant:
-    """Create a tenant whose schema is a structural clone of the template (cold path)."""
+    """Create a tenant whose schema is a structural clone of the template (cold path). Clones run
+    one at a time: ``clone_schema`` run concurrently from one template fails in the catalog (a
+    burst of signups with an empty pool gave 500s); waiting a fraction of a second does not."""
     template = ensure_template()
-    tenant = Tenant(schema_name=new_schema_name(), status=status)
-    tenant.save(verbosity=0)
-    align_object_names(source=template.schema_name, target=tenant.schema_name)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [CLONE_LOCK_ID])
+    try:
+        # django-tenants commits the row before it clones the schema: saved as "provisioning" it
+        # cannot be claimed (and its schema "created again" by the claimer) until it is complete.
+        tenant = Tenant(schema_name=new_schema_name(), status=Tenant.Status.PROVISIONING)
+        tenant.save(verbosity=0)
+        align_object_names(source=template.schema_name, target=tenant.schema_name)
+        Tenant.objects.filter(pk=tenant.pk).update(status=status)
+        tenant.status = status
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [CLONE_LOCK_ID])
     return tenant
 
 

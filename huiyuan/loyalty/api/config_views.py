@@ -9,20 +9,48 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from huiyuan.platform.api.base import TenantAPIView
+from huiyuan.platform.api.inputs import CountField, StrictSerializer, TextField
 from huiyuan.platform.api.pagination import JSON_OBJECT_LIST
 from huiyuan.platform.errors import ValidationFailed
 
 from .. import adjustments, config
 from ..ledger import loyalty_settings
 from ..models import EarnRule, PointsAdjustment, Tier
+from .serializers import validated
 from .views import _body, _ledger_key
 
 READ, WRITE = "loyalty.order.create", "loyalty.config.manage"
+EARN_RULE_FIELDS = frozenset({"kind", "match", "multiplier", "active"})
+TIER_FIELDS = frozenset(
+    {"name", "threshold_spend", "window_days", "discount_rate", "points_multiplier", "birthday_gift", "free_shipping"}
+)
+
+
+def _known(request: Request, allowed: frozenset[str]) -> dict[str, Any]:
+    """The JSON body, refusing fields this endpoint does not take (the service checks values)."""
+    data = _body(request)
+    if unknown := sorted(str(k) for k in data if k not in allowed):
+        raise ValidationFailed(fields={name: [_("Unknown field.")] for name in unknown})
+    return data
+
+
+class AdjustmentInput(StrictSerializer):
+    amount = CountField(help_text="points to add (negative to deduct)")
+    reason = TextField(max_length=255)
+
+
+class DecisionInput(StrictSerializer):
+    approve = serializers.BooleanField()
+    note = TextField(required=False, allow_blank=True, max_length=255, default="")
+
+
+class ExchangeInput(StrictSerializer):
+    template_id = CountField(min_value=1)
 
 
 def _rule(rule: EarnRule, label: str = "") -> dict[str, Any]:
@@ -74,7 +102,7 @@ class EarnRuleListView(TenantAPIView):
         return Response([_rule(r, labels[r.pk]) for r in rules])
 
     def post(self, request: Request) -> Response:
-        rule = config.earn_rule_create(actor=request.user, data=_body(request))
+        rule = config.earn_rule_create(actor=request.user, data=_known(request, EARN_RULE_FIELDS))
         return Response(_rule(rule), status=status.HTTP_201_CREATED)
 
 
@@ -84,7 +112,8 @@ class EarnRuleDetailView(TenantAPIView):
     operations = {"PATCH": WRITE}
 
     def patch(self, request: Request, rule_id: int) -> Response:
-        return Response(_rule(config.earn_rule_update(actor=request.user, rule_id=rule_id, data=_body(request))))
+        data = _known(request, EARN_RULE_FIELDS)
+        return Response(_rule(config.earn_rule_update(actor=request.user, rule_id=rule_id, data=data)))
 
 
 class TierListView(TenantAPIView):
@@ -96,7 +125,8 @@ class TierListView(TenantAPIView):
 
     def post(self, request: Request) -> Response:
         return Response(
-            _tier(config.tier_save(actor=request.user, data=_body(request))), status=status.HTTP_201_CREATED
+            _tier(config.tier_save(actor=request.user, data=_known(request, TIER_FIELDS))),
+            status=status.HTTP_201_CREATED,
         )
 
 
@@ -104,7 +134,8 @@ class TierDetailView(TenantAPIView):
     operations = {"PATCH": WRITE, "DELETE": WRITE}
 
     def patch(self, request: Request, tier_id: int) -> Response:
-        return Response(_tier(config.tier_save(actor=request.user, tier_id=tier_id, data=_body(request))))
+        data = _known(request, TIER_FIELDS)
+        return Response(_tier(config.tier_save(actor=request.user, tier_id=tier_id, data=data)))
 
     def delete(self, request: Request, tier_id: int) -> Response:
         config.tier_delete(actor=request.user, tier_id=tier_id)
@@ -132,14 +163,16 @@ class MemberPointsAdjustmentView(TenantAPIView):
 
     operation = "loyalty.balance.adjust"
 
+    @extend_schema(request=AdjustmentInput)
     def post(self, request: Request, member_id: int) -> Response:
-        data = _body(request)
+        key = _ledger_key(request)
+        data = validated(AdjustmentInput, request.data)
         adjustment = adjustments.points_adjust(
             actor=request.user,
             member_id=member_id,
-            amount=data.get("amount", ""),
-            reason=str(data.get("reason") or ""),
-            idempotency_key=f"api:{_ledger_key(request)}",
+            amount=data["amount"],
+            reason=data["reason"],
+            idempotency_key=f"api:{key}",
         )
         applied = adjustment.status == PointsAdjustment.Status.APPLIED
         return Response(
@@ -167,12 +200,11 @@ class PointsAdjustmentDecisionView(TenantAPIView):
 
     operation = "loyalty.adjustment.approve"
 
+    @extend_schema(request=DecisionInput)
     def post(self, request: Request, adjustment_id: int) -> Response:
-        data = _body(request)
-        if not isinstance(data.get("approve"), bool):
-            raise ValidationFailed(fields={"approve": [_("true to apply, false to reject.")]})
+        data = validated(DecisionInput, request.data)
         adjustment = adjustments.points_adjustment_decide(
-            actor=request.user, adjustment_id=adjustment_id, approve=data["approve"], note=str(data.get("note") or "")
+            actor=request.user, adjustment_id=adjustment_id, approve=data["approve"], note=data["note"]
         )
         return Response(_adjustment(adjustment))
 
@@ -183,16 +215,12 @@ class MemberCouponExchangeView(TenantAPIView):
 
     operation = "loyalty.order.create"
 
+    @extend_schema(request=ExchangeInput)
     def post(self, request: Request, member_id: int) -> Response:
-        data = _body(request)
-        template_id = data.get("template_id")
-        if not str(template_id or "").isdecimal():
-            raise ValidationFailed(fields={"template_id": [_("Choose a coupon that can be exchanged for points.")]})
+        key = _ledger_key(request)
+        template_id = validated(ExchangeInput, request.data)["template_id"]
         coupon = adjustments.coupon_exchange(
-            actor=request.user,
-            member_id=member_id,
-            template_id=int(str(template_id)),
-            idempotency_key=f"api:{_ledger_key(request)}",
+            actor=request.user, member_id=member_id, template_id=template_id, idempotency_key=f"api:{key}"
         )
         body = {
             "coupon_id": coupon.pk,

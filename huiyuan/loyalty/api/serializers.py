@@ -69,6 +69,10 @@ class RefundInput(StrictSerializer):
     refunded_at = TextField(required=False, allow_blank=True, allow_null=True, max_length=40)
 
 
+class TopUpInput(StrictSerializer):
+    plan_id = CountField(min_value=1)
+
+
 def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
     """The body, validated; field errors become the API's 400."""
     serializer = serializer_class(data=data)

@@ -22,7 +22,7 @@ from huiyuan.platform.errors import ValidationFailed
 from huiyuan.platform.idempotency import idempotency_key, idempotent
 
 from .. import checkout, refunds
-from .serializers import OrderInput, RefundInput, validated
+from .serializers import OrderInput, RefundInput, TopUpInput, validated
 
 CENT = Decimal("0.01")
 QUANTITY = Decimal("0.001")
@@ -36,9 +36,12 @@ def _body(request: Request) -> dict[str, Any]:
 
 
 def _ledger_key(request: Request) -> str:
-    """The required ``Idempotency-Key`` of a write that goes straight to a ledger: ledger keys hold
-    120 characters, prefixed by the kind of write."""
-    return idempotency_key(request, required=True, max_length=100)
+    """The required ``Idempotency-Key`` of a write that goes straight to a ledger, scoped to the
+    caller: one staff member's key never returns another's write. Ledger keys hold 120 characters,
+    prefixed by the kind of write and the caller."""
+    from huiyuan.platform.access import principal_id
+
+    return f"{principal_id(request.user)}:{idempotency_key(request, required=True, max_length=80)}"
 
 
 def _order_answer(result: checkout.CheckoutResult) -> Response:
@@ -182,13 +185,8 @@ class MemberTopUpView(TenantAPIView):
 
         key = _ledger_key(request)
         member = member_access_by_id(actor=request.user, member_id=member_id)
-        data = _body(request)
-        plan_id = data.get("plan_id")
-        if not str(plan_id or "").isdecimal():
-            raise ValidationFailed(fields={"plan_id": [_("Choose a top-up plan.")]})
-        result = topup_by_plan(
-            actor=request.user, member_id=member.pk, plan_id=int(str(plan_id)), idempotency_key=f"topup:{key}"
-        )
+        plan_id = validated(TopUpInput, request.data)["plan_id"]
+        result = topup_by_plan(actor=request.user, member_id=member.pk, plan_id=plan_id, idempotency_key=f"topup:{key}")
         headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
         return Response(_sv_entry(result.entry), status=status.HTTP_201_CREATED, headers=headers)
 

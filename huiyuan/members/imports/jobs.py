@@ -96,6 +96,14 @@ def import_set_encoding(*, actor: Any, job_id: int, encoding: str) -> ImportJob:
     return job
 
 
+def import_list(*, actor: Any) -> Any:
+    """Imports this actor may see: all of them for HQ, their own uploads for store staff (a store
+    manager must not read HQ's member files)."""
+    check_permission(actor, "members.member.import")
+    qs = ImportJob.objects.defer("content", "errors")
+    return qs if sees_all_stores(actor) else qs.filter(created_by_id=getattr(actor, "pk", None))
+
+
 def import_access(*, actor: Any, job_id: int) -> ImportJob:
     check_permission(actor, "members.member.import")
     job = ImportJob.objects.defer("content").filter(pk=job_id).first()

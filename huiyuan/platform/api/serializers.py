@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from ..access import can
 from ..models import ApiKey, AuditEntry, User
 from ..phones import mask_phone
 from ..roles import OPERATIONS, ROLE_OPERATIONS, Role
+from .inputs import CountField, StrictSerializer, TextField
 
 
 class StoreRefSerializer(serializers.Serializer):
@@ -109,10 +111,21 @@ class ApiKeySerializer(serializers.ModelSerializer):
         ]
 
 
-class ApiKeyCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    scopes = serializers.ListField(child=serializers.CharField(), allow_empty=False)
-    store_id = serializers.IntegerField(required=False, allow_null=True, default=None)
+class ApiKeyCreateSerializer(StrictSerializer):
+    """``store`` (the name answers use) or ``store_id``: a key bound to one store. Unknown fields
+    are refused, so a misspelt store never silently makes an all-stores key."""
+
+    name = TextField(max_length=100)
+    scopes = serializers.ListField(child=TextField(max_length=64), allow_empty=False, max_length=50)
+    store_id = CountField(required=False, allow_null=True, min_value=1)
+    store = CountField(required=False, allow_null=True, min_value=1, write_only=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        store, store_id = attrs.pop("store", None), attrs.get("store_id")
+        if store is not None and store_id is not None and store != store_id:
+            raise serializers.ValidationError({"store": [_("store and store_id name different stores.")]})
+        attrs["store_id"] = store_id if store_id is not None else store
+        return attrs
 
 
 class ApiKeyIssuedSerializer(serializers.Serializer):
