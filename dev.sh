@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 find_python() {
-  for candidate in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
+  # 3.12 and 3.11 first: the fallback database wheel (pgserver) has no 3.13 build.
+  for candidate in "${PYTHON:-}" python3.12 python3.11 python3 python3.13; do
     [ -n "$candidate" ] || continue
     if command -v "$candidate" >/dev/null 2>&1 &&
        "$candidate" -c 'import sys, venv; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then

@@ -21,7 +21,7 @@ def parse_args(description: str) -> argparse.Namespace:
 
 def start(db_name: str) -> EmbeddedServices:
     """Start embedded services if nothing is configured, then point Django at a fresh database."""
-    services = EmbeddedServices()
+    services = EmbeddedServices(private=True)
     if not os.environ.get("REDIS_URL"):
         # A Redis database of its own: tasks the benchmark queues must never reach a real worker.
         os.environ["REDIS_URL"] = services.start_redis().rsplit("/", 1)[0] + "/14"

@@ -7,6 +7,7 @@ Both start an embedded PostgreSQL and Redis when ``DATABASE_URL`` / ``REDIS_URL`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -32,18 +33,19 @@ def _manage(*args: str) -> None:
 
 def cmd_up(options: argparse.Namespace) -> int:
     services = EmbeddedServices()
-    children: list[subprocess.Popen[bytes]] = []
+    children: dict[str, subprocess.Popen[bytes]] = {}
 
     def shutdown(*_: object) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
+        for child in children.values():
+            _signal_group(child, signal.SIGTERM)
+        for child in children.values():
             try:
                 child.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                child.kill()
+                _signal_group(child, signal.SIGKILL)
+                child.wait()
+            _signal_group(child, signal.SIGKILL)  # anything of its group still alive (a gunicorn worker)
         services.stop()
 
     # Explicit handlers: a shell that starts us in the background ignores SIGINT otherwise.
@@ -58,61 +60,79 @@ def cmd_up(options: argparse.Namespace) -> int:
         bind = options.bind
         port = bind.rsplit(":", 1)[-1]
         os.environ.setdefault("HUIYUAN_PUBLIC_PORT", port)
-        beat_schedule = services.root / "celerybeat-schedule"
         services.root.mkdir(parents=True, exist_ok=True)
-        python = sys.executable
-        children.append(
-            subprocess.Popen(  # noqa: S603
-                [
-                    python,
-                    "-m",
-                    "gunicorn",
-                    "huiyuan.platform.wsgi:application",
-                    "--bind",
-                    bind,
-                    "--workers",
-                    str(options.web_workers),
-                    "--threads",
-                    "4",
-                    "--access-logfile",
-                    "-",
-                    "--log-level",
-                    "warning",
-                ]
-            )
-        )
-        children.append(
-            subprocess.Popen(  # noqa: S603
-                [python, "-m", "celery", "-A", "huiyuan", "worker", "--loglevel", "warning", "--concurrency", "2"]
-            )
-        )
-        children.append(
-            subprocess.Popen(  # noqa: S603
-                [
-                    python,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "huiyuan",
-                    "beat",
-                    "--loglevel",
-                    "warning",
-                    "--schedule",
-                    str(beat_schedule),
-                ]
-            )
-        )
+        commands = _process_commands(options, bind, services.root / "celerybeat-schedule")
+        for name, command in commands.items():
+            children[name] = _spawn(command)
         _print_banner(port)
-        while all(child.poll() is None for child in children):
+        restarts: dict[str, list[float]] = {name: [] for name in commands}
+        while True:
             time.sleep(0.5)
-        failed = next(child for child in children if child.poll() is not None)
-        log(f"a process exited ({failed.args!r}); stopping everything")
-        return 1
+            if children["web"].poll() is not None:
+                log(f"the web server exited ({children['web'].returncode}); stopping everything")
+                return 1
+            for name in ("worker", "beat"):
+                if children[name].poll() is None:
+                    continue
+                recent = [t for t in restarts[name] if time.monotonic() - t < 60][-4:]
+                log(f"the Celery {name} exited ({children[name].returncode}); restarting it (web keeps serving)")
+                if len(recent) >= 4:
+                    log(f"the Celery {name} keeps exiting; waiting 30 s before the next try")
+                    time.sleep(30)
+                _signal_group(children[name], signal.SIGKILL)  # orphaned pool processes
+                children[name] = _spawn(commands[name])
+                restarts[name] = [*recent, time.monotonic()]
     except KeyboardInterrupt:
         log("stopping")
         return 0
     finally:
         shutdown()
+
+
+def _process_commands(options: argparse.Namespace, bind: str, beat_schedule: Path) -> dict[str, list[str]]:
+    python = sys.executable
+    return {
+        "web": [
+            python,
+            "-m",
+            "gunicorn",
+            "huiyuan.platform.wsgi:application",
+            "--bind",
+            bind,
+            "--workers",
+            str(options.web_workers),
+            "--threads",
+            "4",
+            "--access-logfile",
+            "-",
+            "--log-level",
+            "warning",
+        ],
+        "worker": [python, "-m", "celery", "-A", "huiyuan", "worker", "--loglevel", "warning", "--concurrency", "2"],
+        "beat": [
+            python,
+            "-m",
+            "celery",
+            "-A",
+            "huiyuan",
+            "beat",
+            "--loglevel",
+            "warning",
+            "--schedule",
+            str(beat_schedule),
+        ],
+    }
+
+
+def _spawn(command: list[str]) -> subprocess.Popen[bytes]:
+    # A process group of its own: stopping it stops its children too (gunicorn and Celery workers),
+    # and a Ctrl-C in the terminal reaches only us, so we stop them in order.
+    return subprocess.Popen(command, start_new_session=True)  # noqa: S603
+
+
+def _signal_group(child: subprocess.Popen[bytes], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, signum)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -140,7 +160,9 @@ DEMO_PASSWORD_HINT = "Demo-2026"
 
 
 def cmd_test(pytest_args: list[str]) -> int:
-    services = EmbeddedServices()
+    # Services of the tests' own on free ports, removed afterwards: a running ``huiyuan up`` (or
+    # anything else on the usual ports) is never touched.
+    services = EmbeddedServices(private=True)
     try:
         if not os.environ.get("REDIS_URL"):
             os.environ["REDIS_URL"] = services.start_redis().rsplit("/", 1)[0] + "/15"
