@@ -183,3 +183,17 @@ def test_masking_a_long_list_does_not_query_once_per_row(alpha: World) -> None:
             response = client.get("/api/v1/members?page_size=50")
         assert response.status_code == 200 and len(response.json()["results"]) >= 40
         assert len(queries) < 20, [q["sql"][:80] for q in queries.captured_queries]
+
+
+def test_the_roles_document_matches_the_roles_table() -> None:
+    """docs/roles.md is generated from roles.py; a changed grant must be reflected there."""
+    from pathlib import Path
+
+    from huiyuan.platform.roles import OPERATIONS, ROLE_OPERATIONS, Role
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "roles.md").read_text()
+    rows = {line.split("`")[1]: line for line in text.splitlines() if line.startswith("| `")}
+    assert set(rows) == set(OPERATIONS)
+    for code, line in rows.items():
+        cells = [c.strip() for c in line.split("|")[2:-2]]
+        assert cells == ["✓" if code in ROLE_OPERATIONS[r] else "" for r in Role], code
