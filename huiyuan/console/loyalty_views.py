@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from huiyuan.loyalty import config
+from huiyuan.loyalty import config, selectors
 from huiyuan.loyalty.adjustments import coupon_exchange, pending_adjustments, points_adjust, points_adjustment_decide
 from huiyuan.loyalty.coupons import coupon_issue, coupon_template_create
 from huiyuan.loyalty.exceptions import CouponNotUsable, CouponOutOfStock, InsufficientPoints
@@ -25,13 +25,9 @@ from huiyuan.loyalty.models import (
     EarnRule,
     LoyaltySettings,
     PointsAdjustment,
-    PointsEntry,
-    StoredValueEntry,
-    Tier,
-    TopUpPlan,
 )
 from huiyuan.loyalty.stored_value import topup_by_plan, topup_plan_create
-from huiyuan.members import selectors
+from huiyuan.members import selectors as member_selectors
 from huiyuan.members.models import Store
 from huiyuan.platform.access import can
 from huiyuan.platform.errors import Conflict, PermissionDenied, ValidationFailed
@@ -63,19 +59,19 @@ def loyalty_settings_page(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, message)
             return redirect("console:loyalty")
-    rules = list(EarnRule.objects.order_by("-active", "pk"))
+    rules = selectors.earn_rule_list()
     labels = config.earn_rule_labels(rules)
     settings_values = config.settings_data(loyalty_settings())
     settings_values["excluded_categories"] = ", ".join(settings_values["excluded_categories"])
     context.update(
         settings_values=settings_values | _settings_form_values(context),
-        tiers=Tier.objects.all(),
+        tiers=selectors.tier_list(),
         rules=[(rule, labels[rule.pk]) for rule in rules],
         rule_kinds=EarnRule.Kind.choices,
         stores=Store.objects.order_by("code"),
         weekdays=config.weekday_choices(),
-        plans=TopUpPlan.objects.all(),
-        coupons=CouponTemplate.objects.order_by("-active", "-pk"),
+        plans=selectors.topup_plan_list(),
+        coupons=selectors.coupon_template_list(),
         kinds=CouponTemplate.Kind.choices,
         pending=pending_adjustments(actor=request.user)[:50],
         rounding_choices=LoyaltySettings.Rounding.choices,
@@ -202,16 +198,17 @@ _ACTIONS: dict[str, Callable[[Any, dict[str, str]], str]] = {
 
 @_guarded("members.member.view")
 def member_ledger(request: HttpRequest, member_id: int) -> HttpResponse:
-    member = selectors.member_access_by_id(actor=request.user, member_id=member_id)
+    member = member_selectors.member_access_by_id(actor=request.user, member_id=member_id)
+    ledger = selectors.member_ledger(member=member)
     context = {
         "member": member,
-        "points": PointsEntry.objects.filter(member=member)[:100],
-        "stored": StoredValueEntry.objects.filter(member=member)[:100],
-        "plans": TopUpPlan.objects.filter(active=True),
-        "coupons": member.coupons.select_related("template").order_by("-pk")[:50],
-        "templates": CouponTemplate.objects.filter(active=True),
-        "exchangeable": CouponTemplate.objects.filter(active=True, points_price__isnull=False),
-        "adjustments": PointsAdjustment.objects.filter(member=member).select_related("requested_by")[:20],
+        "points": ledger.points,
+        "stored": ledger.stored_value,
+        "plans": selectors.topup_plan_list(active_only=True),
+        "coupons": ledger.coupons,
+        "templates": selectors.coupon_template_list(active_only=True),
+        "exchangeable": selectors.coupon_template_list(active_only=True, exchangeable_only=True),
+        "adjustments": ledger.adjustments,
         "request_key": uuid.uuid4().hex,
         # Forms for what this staff member may do, and no others.
         "can_top_up": can(request.user, "loyalty.order.create"),
@@ -279,7 +276,7 @@ def adjustment_decide(request: HttpRequest, adjustment_id: int) -> HttpResponse:
 @require_POST
 @_guarded("loyalty.order.create")
 def member_topup(request: HttpRequest, member_id: int) -> HttpResponse:
-    member = selectors.member_access_by_id(actor=request.user, member_id=member_id)
+    member = member_selectors.member_access_by_id(actor=request.user, member_id=member_id)
     plan = request.POST.get("plan", "")
     key = request.POST.get("request_key", "")  # a hidden per-form token: a double click tops up once
     if plan.isdecimal() and key:
@@ -291,7 +288,7 @@ def member_topup(request: HttpRequest, member_id: int) -> HttpResponse:
 @require_POST
 @_guarded("members.segment.manage")
 def member_coupon(request: HttpRequest, member_id: int) -> HttpResponse:
-    member = selectors.member_access_by_id(actor=request.user, member_id=member_id)
+    member = member_selectors.member_access_by_id(actor=request.user, member_id=member_id)
     template = request.POST.get("template", "")
     key = request.POST.get("request_key", "")
     if template.isdecimal() and key:

@@ -18,7 +18,7 @@ from huiyuan.platform.api.inputs import CountField, StrictSerializer, TextField
 from huiyuan.platform.api.pagination import JSON_OBJECT_LIST
 from huiyuan.platform.errors import ValidationFailed
 
-from .. import adjustments, config
+from .. import adjustments, config, selectors
 from ..ledger import loyalty_settings
 from ..models import EarnRule, PointsAdjustment, Tier
 from .serializers import validated
@@ -97,7 +97,7 @@ class EarnRuleListView(TenantAPIView):
 
     @extend_schema(responses=JSON_OBJECT_LIST)
     def get(self, request: Request) -> Response:
-        rules = list(EarnRule.objects.order_by("-active", "pk"))
+        rules = selectors.earn_rule_list()
         labels = config.earn_rule_labels(rules)
         return Response([_rule(r, labels[r.pk]) for r in rules])
 
@@ -121,7 +121,7 @@ class TierListView(TenantAPIView):
 
     @extend_schema(responses=JSON_OBJECT_LIST)
     def get(self, request: Request) -> Response:
-        return Response([_tier(t) for t in Tier.objects.order_by("rank")])
+        return Response([_tier(t) for t in selectors.tier_list()])
 
     def post(self, request: Request) -> Response:
         return Response(

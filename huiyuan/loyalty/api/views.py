@@ -199,9 +199,10 @@ class MemberLedgerView(TenantAPIView):
     def get(self, request: Request, member_id: int) -> Response:
         from huiyuan.members.selectors import member_access_by_id
 
-        from ..models import PointsEntry, StoredValueEntry
+        from ..selectors import member_ledger
 
         member = member_access_by_id(actor=request.user, member_id=member_id)
+        ledger = member_ledger(member=member)
         points = [
             {
                 "id": e.pk,
@@ -213,9 +214,9 @@ class MemberLedgerView(TenantAPIView):
                 "reason": e.reason,
                 "created_at": e.created_at,
             }
-            for e in PointsEntry.objects.filter(member=member)[:100]
+            for e in ledger.points
         ]
-        stored = [_sv_entry(e) for e in StoredValueEntry.objects.filter(member=member)[:100]]
+        stored = [_sv_entry(e) for e in ledger.stored_value]
         return Response(
             {
                 "points_balance": member.points_balance,

@@ -1,0 +1,55 @@
+"""What the console and the API read of loyalty: one home for each read, so both show the same."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+
+from huiyuan.members.models import Member
+
+from .models import CouponTemplate, EarnRule, PointsAdjustment, PointsEntry, StoredValueEntry, Tier, TopUpPlan
+
+LEDGER_PAGE = 100
+
+
+@dataclass(frozen=True)
+class MemberLedger:
+    points: list[PointsEntry]
+    stored_value: list[StoredValueEntry]
+    coupons: list[Any]
+    adjustments: list[PointsAdjustment]
+
+
+def member_ledger(*, member: Member) -> MemberLedger:
+    """A member's newest points and stored-value entries, coupons and manual adjustments (the caller
+    has already checked the member is theirs: ``member_access_by_id``)."""
+    return MemberLedger(
+        points=list(PointsEntry.objects.filter(member=member)[:LEDGER_PAGE]),
+        stored_value=list(StoredValueEntry.objects.filter(member=member)[:LEDGER_PAGE]),
+        coupons=list(member.coupons.select_related("template").order_by("-pk")[:50]),  # type: ignore[attr-defined]
+        adjustments=list(PointsAdjustment.objects.filter(member=member).select_related("requested_by")[:20]),
+    )
+
+
+def earn_rule_list() -> list[EarnRule]:
+    return list(EarnRule.objects.order_by("-active", "pk"))
+
+
+def tier_list() -> QuerySet[Tier]:
+    return Tier.objects.order_by("rank")
+
+
+def topup_plan_list(*, active_only: bool = False) -> QuerySet[TopUpPlan]:
+    plans = TopUpPlan.objects.all()
+    return plans.filter(active=True) if active_only else plans
+
+
+def coupon_template_list(*, active_only: bool = False, exchangeable_only: bool = False) -> QuerySet[CouponTemplate]:
+    templates = CouponTemplate.objects.order_by("-active", "-pk")
+    if active_only:
+        templates = templates.filter(active=True)
+    if exchangeable_only:
+        templates = templates.filter(points_price__isnull=False)
+    return templates
