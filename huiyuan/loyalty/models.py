@@ -186,7 +186,7 @@ class CouponTemplate(models.Model):
     valid_from = models.DateTimeField(null=True, blank=True)
     valid_until = models.DateTimeField(null=True, blank=True)
     valid_days = models.PositiveIntegerField(null=True, blank=True)
-    stores = models.ManyToManyField("members.Store", blank=True, related_name="+")  # empty: every store
+    stores = models.ManyToManyField("platform.Store", blank=True, related_name="+")  # empty: every store
     per_member_limit = models.PositiveIntegerField(null=True, blank=True)
     stock = models.PositiveIntegerField(null=True, blank=True)  # empty: unlimited
     issued_count = models.PositiveIntegerField(default=0)
@@ -224,7 +224,7 @@ class Coupon(models.Model):
     redeemed_at = models.DateTimeField(null=True, blank=True)
     redeem_key = models.CharField(max_length=120, null=True, blank=True, unique=True)
     redeemed_store = models.ForeignKey(
-        "members.Store", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "platform.Store", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     redeemed_order_no = models.CharField(max_length=64, blank=True)
     discount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)

@@ -7,28 +7,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-
-class Store(models.Model):
-    class Status(models.TextChoices):
-        OPEN = "open", _("Open")
-        CLOSED = "closed", _("Closed")
-
-    code = models.CharField(_("code"), max_length=32, unique=True)
-    name = models.CharField(_("name"), max_length=100)
-    region = models.CharField(_("region"), max_length=100, blank=True)
-    address = models.CharField(_("address"), max_length=255, blank=True)
-    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    scope_store_field = "pk"
-
-    class Meta:
-        ordering = ["code"]
-        permissions = [("pii_view", "See unmasked phone numbers of this store's members")]
-
-    def __str__(self) -> str:
-        return f"{self.code} {self.name}"
+from huiyuan.platform.models import Store
 
 
 class Lifecycle(models.TextChoices):

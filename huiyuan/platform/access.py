@@ -91,7 +91,7 @@ def store_ids_subquery(actor: Actor) -> QuerySet[Any]:
     from .models import StoreAssignment
 
     if isinstance(actor, ApiKeyPrincipal):
-        from huiyuan.members.models import Store
+        from .models import Store
 
         return Store.objects.filter(pk__in=[actor.api_key.store_id]).values("pk")
     return StoreAssignment.objects.filter(user_id=actor.pk).values("store_id")
@@ -161,13 +161,13 @@ def _guardian_store_grant(actor: Actor, op: str, obj: models.Model) -> bool:
         return False
     from guardian.shortcuts import get_objects_for_user
 
-    from huiyuan.members.models import Store
+    from .models import Store
 
     granted = _memo(
         actor,
         f"grant:{codename}",
         lambda: set(
-            get_objects_for_user(actor, f"members.{codename}", klass=Store, accept_global_perms=False).values_list(
+            get_objects_for_user(actor, f"platform.{codename}", klass=Store, accept_global_perms=False).values_list(
                 "pk", flat=True
             )
         ),
@@ -200,10 +200,10 @@ def can(actor: Actor, op: str, obj: models.Model | None = None) -> bool:
 
 
 def grant_store_operation(*, staff: User, op: str, store: models.Model) -> None:
-    assign_perm(f"members.{STORE_GRANTABLE_OPERATIONS[op]}", staff, store)
+    assign_perm(f"platform.{STORE_GRANTABLE_OPERATIONS[op]}", staff, store)
     staff.__dict__.pop("_huiyuan_access_cache", None)
 
 
 def revoke_store_operation(*, staff: User, op: str, store: models.Model) -> None:
-    remove_perm(f"members.{STORE_GRANTABLE_OPERATIONS[op]}", staff, store)
+    remove_perm(f"platform.{STORE_GRANTABLE_OPERATIONS[op]}", staff, store)
     staff.__dict__.pop("_huiyuan_access_cache", None)

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from .access import Actor, ApiKeyPrincipal, check_permission
 from .audit import audit_record
 from .errors import NotFound, ValidationFailed
-from .models import ApiKey
+from .models import ApiKey, Store
 from .roles import OPERATIONS
 
 KEY_PREFIX = "hy"
@@ -32,7 +32,6 @@ class IssuedKey:
 
 
 def api_key_create(*, actor: Actor, name: str, scopes: list[str], store_id: int | None = None) -> IssuedKey:
-    from huiyuan.members.models import Store
 
     check_permission(actor, "platform.apikey.manage")
     errors: dict[str, list[str]] = {}

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from .access import Actor, check_permission, sees_all_stores, store_ids_subquery
 from .audit import audit_record
 from .errors import NotFound, PermissionDenied, ValidationFailed
-from .models import StoreAssignment, User
+from .models import Store, StoreAssignment, User
 from .phones import InvalidPhone, normalize_phone
 from .roles import ALL_STORE_ROLES, ASSIGNABLE_ROLES, Role
 
@@ -80,7 +80,6 @@ def _check_role_assignable(actor: Actor, role: str) -> None:
 
 
 def _validated_store_ids(role: str, store_ids: list[int]) -> list[int]:
-    from huiyuan.members.models import Store
 
     ids = sorted(set(store_ids))
     found = set(Store.objects.filter(pk__in=ids).values_list("pk", flat=True))
