@@ -145,7 +145,7 @@ def test_a_duplicate_arriving_while_the_first_runs_waits_and_then_does_nothing(
         assert sorted(results) == ["handled", "skipped", "skipped", "skipped"]
         with tenant_context(alpha.tenant):
             assert effects(delivery) == 1
-            AuditEntry.objects.filter(action=PROBE_ACTION).delete()
+            AuditEntry.objects.filter(action__startswith="tests.probe.").delete()
     finally:
         OutboxEvent.objects.filter(tenant_schema=alpha.tenant.schema_name).delete()
         connection.set_schema_to_public()
@@ -158,7 +158,7 @@ def test_publishing_inside_a_transaction_sends_after_its_commit(
         event = event_record(PROBE_EVENT, {})
         publish_events(ids=[event.pk])
         assert sent == []
-    assert sent == [Delivery.objects.get(event=event).pk]
+    assert sorted(sent) == sorted(Delivery.objects.filter(event=event).values_list("pk", flat=True))
 
 
 def test_hq_sees_and_retries_dead_deliveries_of_its_own_merchant_only(alpha: World, beta: World) -> None:

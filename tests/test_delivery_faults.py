@@ -31,7 +31,7 @@ from huiyuan.platform.events.tasks import publish_pending
 from huiyuan.platform.models import AuditEntry
 
 from .conftest import World
-from .support.delivery_probe import PROBE_ACTION, PROBE_EVENT
+from .support.delivery_probe import PROBE_ACTION, PROBE_EVENT, SECOND_ACTION
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -188,7 +188,7 @@ def stack(committed: dict[str, World], tmp_path: Path, settings: Any) -> Iterato
         use_broker(real_url)
         redis.kill()
         with tenant_context(alpha.tenant):
-            AuditEntry.objects.filter(action=PROBE_ACTION).delete()
+            AuditEntry.objects.filter(action__in=[PROBE_ACTION, SECOND_ACTION]).delete()
         OutboxEvent.objects.filter(tenant_schema=alpha.tenant.schema_name).delete()
         connection.set_schema_to_public()
 
@@ -220,15 +220,19 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
 
 
 def assert_each_handled_once(world: World, event_ids: list[int]) -> None:
+    """Every event handled once by each of its two subscribers, counted by their effects."""
+
     def all_handled() -> bool:
-        return Delivery.objects.filter(event_id__in=event_ids, status=Delivery.Status.HANDLED).count() == len(event_ids)
+        handled = Delivery.objects.filter(event_id__in=event_ids, status=Delivery.Status.HANDLED).count()
+        return handled == 2 * len(event_ids)
 
     wait_until(all_handled, 90, "every delivery to be handled")
     time.sleep(LEASE + 1.5)  # let any stray duplicate (redelivered message, resent delivery) run
     with tenant_context(world.tenant):
-        effects = list(AuditEntry.objects.filter(action=PROBE_ACTION).values_list("object_id", flat=True))
+        for action in (PROBE_ACTION, SECOND_ACTION):
+            effects = list(AuditEntry.objects.filter(action=action).values_list("object_id", flat=True))
+            assert sorted(map(int, effects)) == sorted(event_ids), f"{action}: each event's effect exactly once"
     connection.set_schema_to_public()
-    assert sorted(map(int, effects)) == sorted(event_ids), "each event's effect exactly once"
 
 
 def test_worker_main_process_killed_mid_stream(stack: dict[str, Any]) -> None:

@@ -11,6 +11,8 @@ from huiyuan.platform.models import AuditEntry
 PROBE_EVENT = "tests.probe"
 PROBE_SUBSCRIBER = "tests.probe_effect"
 PROBE_ACTION = "tests.probe.handled"
+SECOND_SUBSCRIBER = "tests.probe_second"
+SECOND_ACTION = "tests.probe.second"
 
 
 def _handle(event: Event) -> None:
@@ -20,4 +22,10 @@ def _handle(event: Event) -> None:
     time.sleep(float(event.payload.get("sleep", 0.01)))  # long enough for faults to land mid-stream
 
 
+def _second(event: Event) -> None:
+    """A second subscriber of the same events: each must handle each event once, on its own."""
+    AuditEntry.objects.create(action=SECOND_ACTION, object_type="event", object_id=str(event.id))
+
+
 subscribe(PROBE_EVENT, PROBE_SUBSCRIBER, _handle)
+subscribe(PROBE_EVENT, SECOND_SUBSCRIBER, _second)
