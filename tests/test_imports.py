@@ -215,6 +215,7 @@ def test_a_big5_file_is_recognised_and_the_encoding_can_be_chosen(alpha: World) 
         preview = import_preview(actor=alpha.hq, job_id=job.pk)
         assert preview["encoding"] == "big5hkscs" and preview["headers"] == ["姓名", "手機號", "城市"]
         assert preview["rows"][0][0] == "陳大文"
+        assert preview["mapping"] == {"姓名": "name", "手機號": "phone", "城市": "city"}  # traditional headers
         garbled = import_set_encoding(actor=alpha.hq, job_id=job.pk, encoding="gb18030")
         assert import_preview(actor=alpha.hq, job_id=garbled.pk)["encoding"] == "gb18030"
     answer = api(alpha, "hq").post(f"/api/v1/imports/{job.pk}/encoding", {"encoding": "big5hkscs"}, format="json")

@@ -21,8 +21,16 @@ PREVIEW_ROWS = 10
 IGNORE = ""
 
 
+# Headers from Hong Kong and Taiwan (手機號, 門市, 會員卡號) are matched like simplified ones: the
+# traditional forms of the characters our column names use.
+_TRADITIONAL = str.maketrans(
+    "機號碼電話門會員郵區縣別點額單間時費銷類數稱備註積儲級貴賓實際額購買錢貨號價務態標籤證銀鑽變",
+    "机号码电话门会员邮区县别点额单间时费销类数称备注积储级贵宾实际额购买钱货号价务态标签证银钻变",
+)
+
+
 def norm_header(text: str) -> str:
-    text = unicodedata.normalize("NFKC", str(text)).lower()
+    text = unicodedata.normalize("NFKC", str(text)).lower().translate(_TRADITIONAL)
     return re.sub(r"[\s_\-:：()（）\[\]【】*#.。/]", "", text)
 
 
