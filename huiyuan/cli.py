@@ -162,7 +162,7 @@ DEMO_PASSWORD_HINT = "Demo-2026"
 def cmd_test(pytest_args: list[str]) -> int:
     # Services of the tests' own on free ports, removed afterwards: a running ``huiyuan up`` (or
     # anything else on the usual ports) is never touched.
-    services = EmbeddedServices(private=True)
+    services = EmbeddedServices(private=True, throwaway=True)
     try:
         if not os.environ.get("REDIS_URL"):
             os.environ["REDIS_URL"] = services.start_redis().rsplit("/", 1)[0] + "/15"

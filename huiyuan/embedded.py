@@ -38,7 +38,8 @@ class EmbeddedError(RuntimeError):
 
 
 def log(message: str) -> None:
-    print(f"[huiyuan] {message}", flush=True)
+    # stderr: benchmarks print one JSON line last on stdout, and tools read it.
+    print(f"[huiyuan] {message}", file=sys.stderr, flush=True)
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -132,6 +133,9 @@ class EmbeddedServices:
     left running. Only what this object started is ever stopped."""
 
     private: bool = False
+    # Tests only: no fsync (the data is thrown away). Benchmarks keep durable commits, or their
+    # baselines would measure a database that never waits for the disk.
+    throwaway: bool = False
     root: Path = field(default_factory=data_root)
     started: list[str] = field(default_factory=list)
     pg_port: int = PG_PORT
@@ -199,8 +203,8 @@ class EmbeddedServices:
             )
         log(f"starting PostgreSQL ({bindir}) on 127.0.0.1:{self.pg_port}")
         options = f"-p {self.pg_port} -k {datadir} -c listen_addresses=127.0.0.1 -c max_connections=200"
-        if self.private:
-            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"  # throw-away data
+        if self.throwaway:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         subprocess.run(  # noqa: S603
             [
                 str(bindir / "pg_ctl"),
