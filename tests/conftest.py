@@ -206,3 +206,6 @@ def _fresh_fault_memory() -> Iterator[None]:
     from huiyuan.tenants.middleware import forget_routes
 
     forget_routes()  # tenants built and rolled back per test must not be remembered by host
+    from huiyuan.platform import apikeys
+
+    apikeys._verified.clear()

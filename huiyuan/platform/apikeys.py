@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -17,6 +18,7 @@ from .audit import audit_record
 from .errors import NotFound, ValidationFailed
 from .models import ApiKey, Store
 from .roles import OPERATIONS
+from .tenancy import current_schema
 
 KEY_PREFIX = "hy"
 
@@ -71,6 +73,7 @@ def api_key_revoke(*, actor: Actor, key_id: int) -> ApiKey:
         if key.revoked_at is None:
             key.revoked_at = timezone.now()
             key.save(update_fields=["revoked_at"])
+            _forget_verified(key)
             audit_record(actor=actor, action="platform.apikey.revoke", obj=key)
     return key
 
@@ -80,15 +83,38 @@ def api_key_list(*, actor: Actor) -> QuerySet[ApiKey]:
     return ApiKey.objects.select_related("store", "created_by")
 
 
+# A till calls many times a second: a verified key is remembered per process for a few seconds
+# (per schema and token digest). Revoking clears it here at once and elsewhere within the TTL.
+KEY_CACHE_SECONDS = 5.0
+_verified: dict[tuple[str, str], tuple[float, ApiKey]] = {}
+
+
+def _forget_verified(key: ApiKey) -> None:
+    for cache_key in [k for k, (_expires, cached) in _verified.items() if cached.pk == key.pk]:
+        _verified.pop(cache_key, None)
+
+
 def api_key_authenticate(token: str) -> ApiKeyPrincipal | None:
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         return None
-    key = ApiKey.objects.filter(prefix=parts[1], revoked_at__isnull=True).first()
-    if key is None or not hmac.compare_digest(key.secret_hash, _digest(parts[2])):
-        return None
+    digest = _digest(parts[2])
+    cache_key = (current_schema(), f"{parts[1]}:{digest}")
+    now_mono = time.monotonic()
+    cached = _verified.get(cache_key)
+    if cached is not None and cached[0] > now_mono:
+        key = cached[1]
+    else:
+        found = ApiKey.objects.filter(prefix=parts[1], revoked_at__isnull=True).first()
+        if found is None or not hmac.compare_digest(found.secret_hash, digest):
+            return None
+        key = found
+        if len(_verified) > 10_000:
+            _verified.clear()
+        _verified[cache_key] = (now_mono + KEY_CACHE_SECONDS, key)
     now = timezone.now()
     # Touch last_used_at at most once a minute: a busy POS must not write on every call.
     if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
     return ApiKeyPrincipal(api_key=key, scopes=frozenset(key.scopes))
