@@ -179,10 +179,24 @@ def stack(committed: dict[str, World], tmp_path: Path, settings: Any) -> Iterato
         workers.append(worker)
         return worker
 
+    # As `huiyuan up` (and Kubernetes) do: a worker that exits is started again. Celery's main
+    # process can die on a broker that vanishes ("Unrecoverable error" in kombu); the guarantee
+    # must hold across that too.
+    supervising = threading.Event()
+
+    def supervise() -> None:
+        while not supervising.wait(0.5):
+            if workers and all(w.proc is not None and w.proc.poll() is not None for w in workers):
+                new_worker()
+
+    supervisor = threading.Thread(target=supervise, daemon=True)
     alpha = committed["alpha"]
     try:
+        supervisor.start()
         yield {"redis": redis, "new_worker": new_worker, "world": alpha}
     finally:
+        supervising.set()
+        supervisor.join()
         for worker in workers:
             worker.stop()
         use_broker(real_url)
