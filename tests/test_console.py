@@ -13,7 +13,7 @@ from django_tenants.utils import tenant_context
 from huiyuan.members.models import Member, Store
 from huiyuan.platform.models import ApiKey
 
-from .conftest import PASSWORD, World
+from .conftest import PASSWORD, World, api
 
 
 def console(world: World, persona: str | None = None, lang: str = "zh-hans") -> Client:
@@ -345,3 +345,8 @@ def test_member_ledger_offers_only_what_the_staff_member_may_do(alpha: World) ->
     assert "/adjust/" not in service and "/exchange/" not in service  # customer service reads only
     manager = console(alpha, "manager_a").get(ledger).content.decode()
     assert "/adjust/" in manager
+
+
+def test_the_roles_page_says_why_each_role_has_what_it_has(alpha: World) -> None:
+    page = api(alpha, "hq").get("/roles/").content.decode()
+    assert "收银" in page and "从不查看完整手机号" in page

@@ -190,3 +190,28 @@ def test_hq_sees_and_retries_dead_deliveries_of_its_own_merchant_only(alpha: Wor
     }
     dead.refresh_from_db()
     assert dead.status == Delivery.Status.PENDING and dead.attempts == 0
+
+
+def test_hq_retries_failed_deliveries_in_the_console(alpha: World) -> None:
+    from django_tenants.utils import tenant_context
+
+    from .conftest import api
+
+    with tenant_context(alpha.tenant):
+        event = event_record(PROBE_EVENT, {})
+        dead = Delivery.objects.create(
+            event=event,
+            tenant_schema=alpha.tenant.schema_name,
+            subscriber=PROBE_SUBSCRIBER,
+            status=Delivery.Status.DEAD,
+            attempts=8,
+            next_attempt_at=timezone.now(),
+            last_error="SmsError: 签名不存在",
+        )
+    hq = api(alpha, "hq")
+    page = hq.get("/deliveries/").content.decode()
+    assert "签名不存在" in page and "tests.probe" in page
+    assert api(alpha, "cashier_b").get("/deliveries/").status_code in (302, 403)
+    assert hq.post("/deliveries/", {"ids": [dead.pk]}, format="multipart").status_code == 302
+    dead.refresh_from_db()
+    assert dead.status == Delivery.Status.PENDING

@@ -38,5 +38,6 @@ urlpatterns = [
     path("api-keys/", views.apikey_list, name="apikeys"),
     path("api-keys/<int:key_id>/revoke/", views.apikey_revoke, name="apikey-revoke"),
     path("audit/", views.audit_log, name="audit"),
+    path("deliveries/", views.deliveries, name="deliveries"),
     path("invite/<str:token>", views.invite_accept, name="invite-accept"),
 ]

@@ -20,7 +20,7 @@ from huiyuan.members.models import Store
 from huiyuan.platform import apikeys, audit, staff
 from huiyuan.platform.access import can, check_permission, sees_all_stores
 from huiyuan.platform.errors import DomainError, ValidationFailed
-from huiyuan.platform.roles import ASSIGNABLE_ROLES, OPERATIONS, ROLE_OPERATIONS, Role
+from huiyuan.platform.roles import ASSIGNABLE_ROLES, OPERATIONS, ROLE_OPERATIONS, ROLE_PURPOSES, Role
 
 from .forms import error_context, form_values, int_list
 
@@ -201,7 +201,27 @@ def roles(request: HttpRequest) -> HttpResponse:
     matrix = [
         {"op": op, "grants": [op.code in ROLE_OPERATIONS[role] for role in role_list]} for op in OPERATIONS.values()
     ]
-    return render(request, "console/roles.html", {"roles": role_list, "matrix": matrix})
+    purposes = [(role.label, ROLE_PURPOSES[role]) for role in role_list]
+    return render(request, "console/roles.html", {"roles": role_list, "matrix": matrix, "purposes": purposes})
+
+
+@_guarded("platform.events.manage")
+def deliveries(request: HttpRequest) -> HttpResponse:
+    """Event deliveries that failed for good (dead) or are late, with a retry for the dead ones."""
+    from huiyuan.platform.events.selectors import delivery_counts, delivery_list
+    from huiyuan.platform.events.services import deliveries_retry
+
+    if request.method == "POST":
+        ids = int_list(request, "ids") or None
+        revived = deliveries_retry(delivery_ids=ids)
+        audit.audit_record(actor=request.user, action="platform.events.retry", changes={"ids": ids, "revived": revived})
+        messages.success(request, _("%(n)d deliveries will be sent again.") % {"n": revived})
+        return redirect("console:deliveries")
+    status = request.GET.get("status", "dead")
+    if status not in ("dead", "pending", "handled"):
+        status = "dead"
+    context = {"page": _page(request, delivery_list(status=status)), "status": status, "counts": delivery_counts()}
+    return render(request, "console/deliveries.html", context)
 
 
 @_guarded("platform.apikey.manage")

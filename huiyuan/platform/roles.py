@@ -113,6 +113,16 @@ ROLE_OPERATIONS: dict[str, frozenset[str]] = {
     ),
 }
 
+# Why each role has what it has (shown with the table in the console and in docs/roles.md).
+ROLE_PURPOSES: dict[str, Promise] = {
+    Role.OWNER: _("Runs the merchant and answers for its data: everything, and the only one who creates HQ admins."),
+    Role.HQ_ADMIN: _("Runs the programme for all stores: everything but creating other HQ admins."),
+    Role.STORE_MANAGER: _("Runs one or more stores: their members, orders, balances, imports and exports only."),
+    Role.MARKETING: _("Targets groups of members: segments, tags and exports, never a person's full phone number."),
+    Role.CUSTOMER_SERVICE: _("Answers members: views and edits them, sees phone numbers to call back."),
+    Role.CASHIER: _("Works the till: looks members up, enrols them, posts orders; no member lists or previews."),
+}
+
 # Roles that see every store; the others see only the stores they are assigned to.
 ALL_STORE_ROLES = frozenset({Role.OWNER, Role.HQ_ADMIN, Role.MARKETING, Role.CUSTOMER_SERVICE})
 
