@@ -161,22 +161,26 @@ def test_publishing_inside_a_transaction_sends_after_its_commit(
     assert sorted(sent) == sorted(Delivery.objects.filter(event=event).values_list("pk", flat=True))
 
 
-def test_hq_sees_and_retries_dead_deliveries_of_its_own_merchant_only(alpha: World, beta: World) -> None:
+def dead_delivery(world: World, error: str) -> Delivery:
+    """A delivery that failed eight times, in the world's merchant."""
     from django_tenants.utils import tenant_context
 
-    from .conftest import api
-
-    with tenant_context(alpha.tenant):
-        event = event_record(PROBE_EVENT, {})
-        dead = Delivery.objects.create(
-            event=event,
-            tenant_schema=alpha.tenant.schema_name,
+    with tenant_context(world.tenant):
+        return Delivery.objects.create(
+            event=event_record(PROBE_EVENT, {}),
+            tenant_schema=world.tenant.schema_name,
             subscriber=PROBE_SUBSCRIBER,
             status=Delivery.Status.DEAD,
             attempts=8,
             next_attempt_at=timezone.now(),
-            last_error="RuntimeError: SMS gateway said no",
+            last_error=error,
         )
+
+
+def test_hq_sees_and_retries_dead_deliveries_of_its_own_merchant_only(alpha: World, beta: World) -> None:
+    from .conftest import api
+
+    dead = dead_delivery(alpha, "RuntimeError: SMS gateway said no")
     listed = api(alpha, "hq").get("/api/v1/event-deliveries?status=dead").json()
     assert [(d["id"], d["event_type"], d["last_error"]) for d in listed["results"]] == [
         (dead.pk, PROBE_EVENT, "RuntimeError: SMS gateway said no")
@@ -193,21 +197,9 @@ def test_hq_sees_and_retries_dead_deliveries_of_its_own_merchant_only(alpha: Wor
 
 
 def test_hq_retries_failed_deliveries_in_the_console(alpha: World) -> None:
-    from django_tenants.utils import tenant_context
-
     from .conftest import api
 
-    with tenant_context(alpha.tenant):
-        event = event_record(PROBE_EVENT, {})
-        dead = Delivery.objects.create(
-            event=event,
-            tenant_schema=alpha.tenant.schema_name,
-            subscriber=PROBE_SUBSCRIBER,
-            status=Delivery.Status.DEAD,
-            attempts=8,
-            next_attempt_at=timezone.now(),
-            last_error="SmsError: 签名不存在",
-        )
+    dead = dead_delivery(alpha, "SmsError: 签名不存在")
     hq = api(alpha, "hq")
     page = hq.get("/deliveries/").content.decode()
     assert "签名不存在" in page and "tests.probe" in page

@@ -23,7 +23,6 @@ import pytest
 from django.db import connection, transaction
 from django_tenants.utils import tenant_context
 
-from huiyuan.embedded import free_port, port_open, redis_binary
 from huiyuan.platform.celery import app
 from huiyuan.platform.events.models import Delivery, OutboxEvent
 from huiyuan.platform.events.services import event_record
@@ -32,51 +31,12 @@ from huiyuan.platform.models import AuditEntry
 
 from .conftest import World
 from .support.delivery_probe import PROBE_ACTION, PROBE_EVENT, SECOND_ACTION
+from .support.services import PrivateRedis, use_broker
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 LEASE = 2.0
 WORKER_APP = "huiyuan-test-worker"
-
-
-class PrivateRedis:
-    """A Redis of the test's own that keeps nothing on disk, so a restart loses every message."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.workdir = workdir
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(  # noqa: S603
-            [
-                redis_binary(),
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while not port_open(self.port):
-            assert time.monotonic() < deadline, "private Redis did not start"
-            time.sleep(0.02)
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
 
 
 class Worker:
@@ -164,12 +124,6 @@ def stack(committed: dict[str, World], tmp_path: Path, settings: Any) -> Iterato
     redis = PrivateRedis(tmp_path)
     redis.start()
     real_url = app.conf.broker_url
-
-    def use_broker(url: str) -> None:
-        app.conf.broker_url = url
-        app._pool = None
-        app.amqp._producer_pool = None
-
     use_broker(redis.url)
     workers: list[Worker] = []
 

@@ -5,7 +5,6 @@ keeps taking orders and the events wait in PostgreSQL until it is back."""
 from __future__ import annotations
 
 import contextlib
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,11 +15,11 @@ from django.db import OperationalError, connection
 from django_tenants.utils import tenant_context
 from rest_framework.test import APIClient
 
-from huiyuan.embedded import free_port, port_open, redis_binary
 from huiyuan.members.models import Order
 from huiyuan.platform.events.models import OutboxEvent
 
 from .conftest import World, api, undo_committed_loyalty
+from .support.services import PrivateRedis, use_broker
 
 
 def assert_json_error(response: Any, status: int, code: str) -> None:
@@ -115,54 +114,25 @@ def test_a_committed_order_is_answered_as_committed_when_the_connection_drops(
 
 
 @pytest.fixture
-def private_redis(tmp_path: Path, settings: Any) -> Iterator[dict[str, Any]]:
+def private_redis(tmp_path: Path, settings: Any) -> Iterator[PrivateRedis]:
     """Cache and broker on a Redis of the test's own, which the test stops and starts."""
     from huiyuan.platform.celery import app
 
-    port = free_port()
-
-    def start() -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(  # noqa: S603
-            [
-                redis_binary(),
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(tmp_path),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        while not port_open(port):
-            time.sleep(0.02)
-        return proc
-
-    url = f"redis://127.0.0.1:{port}/0"
-    settings.CACHES = {**settings.CACHES, "default": {**settings.CACHES["default"], "LOCATION": url}}
+    redis = PrivateRedis(tmp_path)
+    redis.start()
+    settings.CACHES = {**settings.CACHES, "default": {**settings.CACHES["default"], "LOCATION": redis.url}}
     real_broker = app.conf.broker_url
-
-    def use_broker(broker: str) -> None:
-        app.conf.broker_url = broker
-        app._pool = None
-        app.amqp._producer_pool = None
-
-    use_broker(url)
-    state = {"proc": start(), "start": start}
+    use_broker(redis.url)
     try:
-        yield state
+        yield redis
     finally:
-        state["proc"].kill()
+        redis.kill()
         use_broker(real_broker)
 
 
 @pytest.mark.slow
 def test_with_redis_stopped_checkouts_keep_succeeding_and_the_events_wait(
-    committed: dict[str, World], private_redis: dict[str, Any]
+    committed: dict[str, World], private_redis: PrivateRedis
 ) -> None:
     from huiyuan.platform.events.services import publish_events
 
@@ -171,8 +141,7 @@ def test_with_redis_stopped_checkouts_keep_succeeding_and_the_events_wait(
     basket = {"store": "A001", "member": {"phone": "13800000001"}, "lines": [{"sku": "X", "amount": "10.00"}]}
     try:
         assert client.post("/api/v1/checkout", {**basket, "order_no": "RD-0"}, format="json").status_code == 201
-        private_redis["proc"].kill()
-        private_redis["proc"].wait()
+        private_redis.kill()
         started = time.monotonic()
         for n in range(1, 21):
             answer = client.post("/api/v1/checkout", {**basket, "order_no": f"RD-{n}"}, format="json")
@@ -185,7 +154,7 @@ def test_with_redis_stopped_checkouts_keep_succeeding_and_the_events_wait(
         pending = OutboxEvent.objects.filter(tenant_schema=alpha.tenant.schema_name, published_at__isnull=True)
         assert pending.count() >= 20  # kept in PostgreSQL for the sweep
 
-        private_redis["proc"] = private_redis["start"]()
+        private_redis.start()
         assert publish_events() >= 20  # what the beat sweep does once Redis is back
         assert not pending.exists()
     finally:
