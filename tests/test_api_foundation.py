@@ -182,3 +182,15 @@ def test_openapi_schema_documents_every_endpoint_without_warnings(tmp_path: Any)
     ):
         assert path in text
     assert "ApiKey" in text  # the POS / ERP authentication scheme
+
+
+def test_idempotency_key_is_honoured_on_configuration_writes_too(alpha: World) -> None:
+    from huiyuan.members.models import Tag
+
+    client = api(alpha, "hq")
+    body = {"name": "回头客", "kind": "manual"}
+    first = client.post("/api/v1/tags", body, format="json", HTTP_IDEMPOTENCY_KEY="tag-1")
+    again = client.post("/api/v1/tags", body, format="json", HTTP_IDEMPOTENCY_KEY="tag-1")
+    assert first.status_code == again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    with tenant_context(alpha.tenant):
+        assert Tag.objects.filter(name="回头客").count() == 1

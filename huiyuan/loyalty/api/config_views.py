@@ -17,6 +17,7 @@ from huiyuan.platform.api.base import TenantAPIView
 from huiyuan.platform.api.inputs import CountField, StrictSerializer, TextField
 from huiyuan.platform.api.pagination import JSON_OBJECT_LIST
 from huiyuan.platform.errors import ValidationFailed
+from huiyuan.platform.idempotency import idempotent
 
 from .. import adjustments, config, selectors
 from ..ledger import loyalty_settings
@@ -101,6 +102,7 @@ class EarnRuleListView(TenantAPIView):
         labels = config.earn_rule_labels(rules)
         return Response([_rule(r, labels[r.pk]) for r in rules])
 
+    @idempotent()
     def post(self, request: Request) -> Response:
         rule = config.earn_rule_create(actor=request.user, data=_known(request, EARN_RULE_FIELDS))
         return Response(_rule(rule), status=status.HTTP_201_CREATED)
@@ -123,6 +125,7 @@ class TierListView(TenantAPIView):
     def get(self, request: Request) -> Response:
         return Response([_tier(t) for t in selectors.tier_list()])
 
+    @idempotent()
     def post(self, request: Request) -> Response:
         return Response(
             _tier(config.tier_save(actor=request.user, data=_known(request, TIER_FIELDS))),

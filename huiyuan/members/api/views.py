@@ -179,6 +179,7 @@ class MemberMergeView(TenantAPIView):
         merge_id = serializers.IntegerField()
 
     @extend_schema(request=Input, responses=MemberSerializer)
+    @idempotent()
     def post(self, request: Request) -> Response:
         data = _validated(self.Input, request.data)
         member = services.member_merge(actor=request.user, source=_source(request), **data)
@@ -218,6 +219,7 @@ class CustomFieldListView(TenantAPIView):
         return Response({"results": data, "types": types})
 
     @extend_schema(request=CustomFieldWriteSerializer, responses={201: CustomFieldSerializer})
+    @idempotent()
     def post(self, request: Request) -> Response:
         data = _validated(CustomFieldWriteSerializer, request.data)
         field = custom_fields.custom_field_create(
@@ -267,6 +269,7 @@ class TagListView(TenantAPIView):
         return Response(TagSerializer(tags.tag_list(), many=True).data)
 
     @extend_schema(request=TagInput, responses={201: TagSerializer})
+    @idempotent()
     def post(self, request: Request) -> Response:
         tag = tags.tag_create(actor=request.user, **_validated(TagInput, request.data))
         return Response(TagSerializer(tag).data, status=status.HTTP_201_CREATED)
@@ -280,6 +283,7 @@ class SegmentListView(TenantAPIView):
         return Response(SegmentSerializer(segments.segment_list(actor=request.user), many=True).data)
 
     @extend_schema(request=SegmentInput, responses={201: SegmentSerializer})
+    @idempotent()
     def post(self, request: Request) -> Response:
         segment = segments.segment_save(actor=request.user, **_validated(SegmentInput, request.data))
         return Response(SegmentSerializer(segment).data, status=status.HTTP_201_CREATED)
@@ -328,6 +332,7 @@ class SegmentActionView(TenantAPIView):
         request={"application/json": {"type": "object", "additionalProperties": {"type": "integer"}}},
         responses=inline_serializer("SegmentActionResult", fields={"result": serializers.JSONField()}),
     )
+    @idempotent()
     def post(self, request: Request, segment_id: int, action: str) -> Response:
         segment = segments.segment_get(actor=request.user, segment_id=segment_id)
         handler = segments.SEGMENT_ACTIONS.get(action)
