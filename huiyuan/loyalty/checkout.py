@@ -34,7 +34,7 @@ from huiyuan.members.stats import lifecycle_for
 from huiyuan.platform.access import check_permission, in_scope
 from huiyuan.platform.errors import Conflict, NotFound, ValidationFailed
 from huiyuan.platform.events.services import publish_after_commit
-from huiyuan.platform.money import parse_money
+from huiyuan.platform.money import money
 from huiyuan.platform.sql import fetch_one_prepared
 from huiyuan.platform.tenancy import current_schema, tenant_timezone
 
@@ -107,14 +107,6 @@ def _money(value: Decimal) -> str:
     return str(_cents(Decimal(value)))
 
 
-def _decimal(raw: Any, field: str) -> Decimal:
-    errors: dict[str, list[str]] = {}
-    value = parse_money(raw, field, errors)
-    if errors:
-        raise ValidationFailed(fields=errors)
-    return value
-
-
 def _price(data: dict[str, Any], snap: Snapshot, *, paid_at: datetime, pos_priced: bool = False) -> Quote:
     """Work out every discount and option for a basket from what ``load_snapshot`` read. A
     ``pos_priced`` order was priced by the POS: what it says was paid is what was paid, and the
@@ -123,11 +115,11 @@ def _price(data: dict[str, Any], snap: Snapshot, *, paid_at: datetime, pos_price
     store_id = snap.store.pk if snap.store else 0
     lines = data.get("lines") or []
     if lines:
-        gross = sum((_decimal(line.get("amount"), f"lines[{i}].amount") for i, line in enumerate(lines)), Decimal(0))
+        gross = sum((money(line.get("amount"), f"lines[{i}].amount") for i, line in enumerate(lines)), Decimal(0))
     elif pos_priced and data.get("total_amount") in (None, ""):
-        gross = _decimal(data.get("paid_amount"), "paid_amount")
+        gross = money(data.get("paid_amount"), "paid_amount")
     else:
-        gross = _decimal(data.get("total_amount"), "total_amount")
+        gross = money(data.get("total_amount"), "total_amount")
     if pos_priced:
         return _price_as_paid(data, snap, gross=gross, paid_at=paid_at)
     tier_discount = Decimal(0)
@@ -154,7 +146,7 @@ def _price(data: dict[str, Any], snap: Snapshot, *, paid_at: datetime, pos_price
     points_value = (Decimal(points_used) / settings.points_per_yuan_redeemed).quantize(CENT, rounding=ROUND_FLOOR)
     after_points = after_coupon - points_value
 
-    stored_value = _decimal(data.get("stored_value") or "0", "stored_value")
+    stored_value = money(data.get("stored_value") or "0", "stored_value")
     balance = (member.stored_principal + member.stored_bonus) if member else Decimal(0)
     if stored_value > min(balance, after_points):
         raise InsufficientBalance(
@@ -194,7 +186,7 @@ def _price_as_paid(data: dict[str, Any], snap: Snapshot, *, gross: Decimal, paid
     if redemptions:
         message = _("Redeeming coupons, points or stored value goes through checkout (/api/v1/checkout).")
         raise ValidationFailed(fields={name: [message] for name in redemptions})
-    paid = _decimal(data.get("paid_amount"), "paid_amount")
+    paid = money(data.get("paid_amount"), "paid_amount")
     if paid > gross:
         raise ValidationFailed(fields={"paid_amount": [_("The paid amount is above the order total.")]})
     member, lines = snap.member, data.get("lines") or []

@@ -25,6 +25,7 @@ from huiyuan.members.models import Member
 from huiyuan.platform.access import ApiKeyPrincipal
 from huiyuan.platform.errors import NotFound, ValidationFailed
 from huiyuan.platform.events.services import event_record
+from huiyuan.platform.money import money
 from huiyuan.platform.tenancy import tenant_timezone
 
 from .exceptions import InsufficientBalance, InsufficientPoints, LedgerKeyConflict
@@ -399,16 +400,6 @@ def points_expire_due(*, now: datetime | None = None, batch_members: int = 5000)
 
 
 # ---- stored value ---------------------------------------------------------------------------------
-def _money(value: Any, field: str) -> Decimal:
-    try:
-        amount = Decimal(str(value))
-    except ArithmeticError as exc:
-        raise ValidationFailed(fields={field: [_("Enter an amount such as 88.50.")]}) from exc
-    if not amount.is_finite() or amount != amount.quantize(CENT) or amount < 0:
-        raise ValidationFailed(fields={field: [_("Enter a positive amount with at most two decimals.")]})
-    return amount
-
-
 def _replay_stored(key: str, member_id: int, total: Decimal) -> StoredValueResult | None:
     existing = StoredValueEntry.objects.filter(idempotency_key=key).first()
     if existing is None:
@@ -429,7 +420,7 @@ def stored_value_topup(
     reason: str = "",
     actor: Any = None,
 ) -> StoredValueResult:
-    principal_amount, bonus_amount = _money(principal, "principal"), _money(bonus, "bonus")
+    principal_amount, bonus_amount = money(principal, "principal"), money(bonus, "bonus")
     if principal_amount <= 0:
         raise ValidationFailed(fields={"principal": [_("A top-up needs a positive amount.")]})
     with transaction.atomic():
@@ -483,7 +474,7 @@ def stored_value_spend(
     locked: Member | None = None,
     settings: LoyaltySettings | None = None,
 ) -> StoredValueResult:
-    total = _money(amount, "amount")
+    total = money(amount, "amount")
     if total <= 0:
         raise ValidationFailed(fields={"amount": [_("Enter a positive amount.")]})
     with transaction.atomic(savepoint=locked is None):  # the caller's transaction, if it holds the lock
@@ -559,7 +550,7 @@ def stored_value_reverse(
 ) -> StoredValueResult:
     """Return stored value an order spent (a refund), split between principal and bonus in the
     proportion the order took them."""
-    total = _money(amount, "amount")
+    total = money(amount, "amount")
     with transaction.atomic():
         member = _lock_member(member_id)
         if replay := _replay_stored(idempotency_key, member_id, total):

@@ -67,3 +67,14 @@ def parse_money(
         errors.setdefault(field, []).append(_("The amount is too large."))
         return Decimal(0)
     return value.quantize(CENT)
+
+
+def money(raw: Any, field: str, *, positive: bool = False) -> Decimal:
+    """``parse_money`` for one value: the amount, or ``ValidationFailed`` naming the field."""
+    from .errors import ValidationFailed
+
+    errors: dict[str, list[str]] = {}
+    value = parse_money(raw, field, errors, positive=positive)
+    if errors:
+        raise ValidationFailed(fields=errors)
+    return value

@@ -84,6 +84,7 @@ class ApiErrorMiddleware:
 
 
 def _is_json(response: HttpResponse) -> bool:
+    """An error answer already in the API's format (only asked of 4xx and 5xx answers)."""
     if not response.get("Content-Type", "").startswith("application/json"):
         return False
     if getattr(response, "streaming", False):
@@ -92,4 +93,4 @@ def _is_json(response: HttpResponse) -> bool:
         body = json.loads(response.content or b"null")
     except ValueError:
         return False
-    return isinstance(body, dict) and "error" in body or response.status_code < 400
+    return isinstance(body, dict) and "error" in body
