@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -117,29 +116,31 @@ def stats_recompute_nightly(now: datetime | None = None) -> dict[str, int]:
     return {"lifecycle_changed": lifecycle_changed, "rfm_changed": rfm_changed}
 
 
-_RFM_COLUMNS = {"r": "last_purchase_at", "f": "order_count", "m": "total_spend"}
+_BOUNDARIES_SQL = """
+SELECT count(*),
+    {r}, {f}, {m}
+FROM {table} WHERE last_purchase_at IS NOT NULL AND order_count > 0
+"""
 
 
 def _rfm_boundaries() -> dict[str, Any]:
-    """Per metric, the value a member must exceed to reach scores 2..5: with values sorted
-    v[0..N-1], ``RFM_SQL`` gives score >= s exactly when value > v[p - 1], p = ceil((s-1)(N-1)/4.999)."""
-    table = connection.ops.quote_name(Member._meta.db_table)
-    buyers = f"FROM {table} WHERE last_purchase_at IS NOT NULL AND order_count > 0"  # noqa: S608
+    """Per metric, the value a member must exceed to reach scores 2..5, read off the scores the
+    full ranking just gave: ``RFM_SQL`` gives score >= s exactly to the values above the largest
+    value that scored below s (none when nobody did). One pass over the buyers, no sorting."""
+
+    def maxima(column: str, score: str) -> str:
+        return ", ".join(f"(max({column}) FILTER (WHERE {score} < {s}))::text" for s in range(2, 6))
+
+    sql = _BOUNDARIES_SQL.format(
+        table=connection.ops.quote_name(Member._meta.db_table),
+        r=maxima("last_purchase_at", "r_score"),
+        f=maxima("order_count", "f_score"),
+        m=maxima("total_spend", "m_score"),
+    )
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) {buyers}")  # noqa: S608
-        population = cursor.fetchone()[0]
-        positions = [math.ceil(Decimal(s - 1) * (population - 1) / Decimal("4.999")) for s in range(2, 6)]
-        boundaries: dict[str, Any] = {"n": population}
-        for key, column in _RFM_COLUMNS.items():
-            wanted = sorted({p for p in positions if p >= 1})
-            cursor.execute(
-                f"SELECT rn, value::text FROM (SELECT row_number() OVER (ORDER BY {column}) AS rn, "  # noqa: S608
-                f"{column} AS value {buyers}) ranked WHERE rn = ANY(%s)",
-                [wanted],  # row_number is 1-based: row p holds v[p - 1]
-            )
-            by_position = dict(cursor.fetchall())
-            boundaries[key] = [by_position.get(p) for p in positions]
-    return boundaries
+        cursor.execute(sql)
+        row = cursor.fetchone()
+    return {"n": row[0], "r": list(row[1:5]), "f": list(row[5:9]), "m": list(row[9:13])}
 
 
 _SCORE_SQL = """
@@ -166,8 +167,8 @@ def rfm_score_members(member_ids: list[int]) -> int:
     settings = member_settings()
     boundaries = settings.rfm_boundaries or {}
     if not boundaries.get("n"):
-        boundaries = _rfm_boundaries()
-        MemberSettings.objects.filter(pk=settings.pk).update(rfm_boundaries=boundaries)
+        stats_recompute_nightly()  # no full ranking yet: make one, which keeps its boundaries
+        boundaries = member_settings().rfm_boundaries or {}
     table = connection.ops.quote_name(Member._meta.db_table)
     blank = [None] * 4
     with connection.cursor() as cursor:
