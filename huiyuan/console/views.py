@@ -208,6 +208,7 @@ def roles(request: HttpRequest) -> HttpResponse:
 @_guarded("platform.events.manage")
 def deliveries(request: HttpRequest) -> HttpResponse:
     """Event deliveries that failed for good (dead) or are late, with a retry for the dead ones."""
+    from huiyuan.platform.events.registry import event_label, subscriber_label
     from huiyuan.platform.events.selectors import delivery_counts, delivery_list
     from huiyuan.platform.events.services import deliveries_retry
 
@@ -220,7 +221,11 @@ def deliveries(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "dead")
     if status not in ("dead", "pending", "handled"):
         status = "dead"
-    context = {"page": _page(request, delivery_list(status=status)), "status": status, "counts": delivery_counts()}
+    page = _page(request, delivery_list(status=status))
+    for delivery in page:
+        delivery.event_label = event_label(delivery.event.event_type)  # type: ignore[attr-defined]
+        delivery.subscriber_label = subscriber_label(delivery.subscriber)  # type: ignore[attr-defined]
+    context = {"page": page, "status": status, "counts": delivery_counts()}
     return render(request, "console/deliveries.html", context)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from huiyuan.platform.celery import app, fan_out_to_tenants, tenant_task
 from huiyuan.platform.events.registry import Event, subscribe
 
@@ -62,4 +64,4 @@ def _reevaluate_auto_tags(event: Event) -> None:
 
 
 for _event_type in ("order.paid", "order.refunded", "member.created", "member.updated", "member.merged"):
-    subscribe(_event_type, "members.auto_tags", _reevaluate_auto_tags)
+    subscribe(_event_type, "members.auto_tags", _reevaluate_auto_tags, label=_("Automatic tags and R/F/M scores"))

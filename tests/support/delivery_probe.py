@@ -27,5 +27,5 @@ def _second(event: Event) -> None:
     AuditEntry.objects.create(action=SECOND_ACTION, object_type="event", object_id=str(event.id))
 
 
-subscribe(PROBE_EVENT, PROBE_SUBSCRIBER, _handle)
+subscribe(PROBE_EVENT, PROBE_SUBSCRIBER, _handle, label="测试探针")
 subscribe(PROBE_EVENT, SECOND_SUBSCRIBER, _second)
