@@ -201,6 +201,7 @@ def test_hq_retries_failed_deliveries_in_the_console(alpha: World) -> None:
 
     dead = dead_delivery(alpha, "SmsError: 签名不存在")
     hq = api(alpha, "hq")
+    assert "/deliveries/" in hq.get("/audit/").content.decode()  # reached from the audit log
     page = hq.get("/deliveries/").content.decode()
     assert "签名不存在" in page and "测试探针" in page  # what handles it, by name, not by code
     assert api(alpha, "cashier_b").get("/deliveries/").status_code in (302, 403)

@@ -22,7 +22,6 @@ NAVIGATION = [
     ("console:roles", _("Roles"), "platform.staff.view"),
     ("console:apikeys", _("API keys"), "platform.apikey.manage"),
     ("console:audit", _("Audit log"), "platform.audit.view"),
-    ("console:deliveries", _("Event deliveries"), "platform.events.manage"),
 ]
 
 
