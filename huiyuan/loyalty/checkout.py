@@ -585,7 +585,13 @@ def _member_changes(
             {"type": "points.earned", "aggregate_type": "member", "aggregate_id": str(member.pk), "payload": payload}
         )
     if changed and tier is not None:
-        payload = {"member_id": member.pk, "from_tier_id": member.tier_id, "to_tier_id": tier.pk, "reason": reason}
+        payload = {
+            "member_id": member.pk,
+            "from_tier_id": member.tier_id,
+            "to_tier_id": tier.pk,
+            "reason": reason,
+            "upgrade": True,  # an order only ever moves a member up
+        }
         events.append(
             {"type": "tier.changed", "aggregate_type": "member", "aggregate_id": str(member.pk), "payload": payload}
         )

@@ -506,6 +506,14 @@ def stored_value_spend(
             aggregate_type="member",
             aggregate_id=member_id,
         )
+        threshold = (settings or loyalty_settings()).low_balance_threshold
+        if threshold and available >= threshold > available - total:
+            event_record(
+                "stored_value.low",
+                {"member_id": member_id, "balance": str(available - total), "threshold": str(threshold)},
+                aggregate_type="member",
+                aggregate_id=member_id,
+            )
     return StoredValueResult(entry=entry, replayed=False)
 
 

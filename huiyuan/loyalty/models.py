@@ -45,6 +45,8 @@ class LoyaltySettings(models.Model):
     expiry_reminder_days = models.PositiveSmallIntegerField(default=7)
     # A manual points adjustment larger than this (either way) waits for a second person's approval.
     adjustment_approval_points = models.PositiveIntegerField(default=1000)
+    # A stored-value spend that takes the balance below this announces ``stored_value.low`` (0: never).
+    low_balance_threshold = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("50"))
 
     def __str__(self) -> str:
         return "loyalty settings"

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from huiyuan.members.models import Member
+from huiyuan.platform.errors import NotFound
 from huiyuan.platform.events.services import events_record
 
 from .models import LoyaltySettings, Tier, TierChange
@@ -98,6 +99,7 @@ def _window_spend(member_ids: list[int], windows: list[int], now: datetime) -> d
 def _apply_changes(changes: list[tuple[int, int | None, Tier | None, Decimal, str]], now: datetime) -> None:
     if not changes:
         return
+    ranks = dict(Tier.objects.values_list("pk", "rank"))
     with connection.cursor() as cursor:
         cursor.execute(
             """UPDATE members_member m SET tier_id = c.tier_id, tier_since = %s
@@ -119,8 +121,23 @@ def _apply_changes(changes: list[tuple[int, int | None, Tier | None, Decimal, st
                     "from_tier_id": from_id,
                     "to_tier_id": to.pk if to else None,
                     "reason": reason,
+                    "upgrade": (ranks.get(to.pk, 0) if to else -1) > (ranks.get(from_id, -1) if from_id else -1),
                 },
             )
             for member_id, from_id, to, _spend, reason in changes
         ],
     )
+
+
+def tier_set(*, member_id: int, tier_id: int | None, reason: str) -> bool:
+    """Put a member in a tier outside the spend rules (an approved VIP upgrade, an automation
+    rule). Recorded and announced like every tier change; setting the tier they have does nothing."""
+    with transaction.atomic():
+        member = Member.objects.select_for_update().filter(pk=member_id).first()
+        tier = Tier.objects.filter(pk=tier_id).first() if tier_id else None
+        if member is None or (tier_id and tier is None):
+            raise NotFound()
+        if member.tier_id == (tier.pk if tier else None):
+            return False
+        _apply_changes([(member.pk, member.tier_id, tier, Decimal(0), reason[:255])], timezone.now())
+    return True

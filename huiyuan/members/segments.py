@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 from huiyuan.platform.access import can, check_permission
 from huiyuan.platform.audit import audit_record
 from huiyuan.platform.errors import NotFound, PermissionDenied, ValidationFailed
-from huiyuan.platform.tenancy import tenant_timezone, tenant_today
+from huiyuan.platform.tenancy import tenant_timezone
 
 from .custom_fields import active_fields_by_key
 from .fields import registry
@@ -319,11 +319,15 @@ BUILDERS: dict[str, Callable[..., Q]] = {
 }
 
 
-def compile_rule(rule: Any, *, actor: Any = None) -> Q:
+def compile_rule(rule: Any, *, actor: Any = None, now: datetime | None = None) -> Q:
     """Compile a rule into a ``Q`` over members, or raise ``ValidationFailed`` naming the place.
     With an ``actor``, conditions on phone numbers need the permission to see them: otherwise
-    ``phone starts_with 1381`` would reveal a masked number one digit at a time."""
-    compiler = _Compiler(custom_fields=active_fields_by_key(), today=tenant_today(), now=timezone.now())
+    ``phone starts_with 1381`` would reveal a masked number one digit at a time. ``now``: the
+    moment relative dates count from (automation evaluates a day's schedule as of that day)."""
+    now = now or timezone.now()
+    compiler = _Compiler(
+        custom_fields=active_fields_by_key(), today=now.astimezone(tenant_timezone()).date(), now=now
+    )
     try:
         compiled = compiler.compile(rule)
     except RuleError as exc:

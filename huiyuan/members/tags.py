@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from huiyuan.platform.access import check_permission
 from huiyuan.platform.audit import audit_record
 from huiyuan.platform.errors import NotFound, ValidationFailed
+from huiyuan.platform.events.services import event_record
 
 from .models import Member, MemberHistory, MemberTag, Tag
 from .segments import compile_rule, register_segment_action, segment_members
@@ -66,6 +67,7 @@ def tag_apply(*, actor: Any, member_id: int, tag_id: int) -> bool:
         _, created = MemberTag.objects.get_or_create(member=member, tag=tag, defaults={"applied_by": actor})
         if created:
             history_record(member.pk, MemberHistory.Action.TAGGED, {"tag": tag.name}, actor=actor)
+            tag_added_record(member.pk, tag)
     return created
 
 
@@ -123,3 +125,30 @@ def auto_tag_evaluate(tag: Tag, member_ids: list[int] | None = None) -> tuple[in
 
 def auto_tags_evaluate(member_ids: list[int] | None = None) -> dict[str, tuple[int, int]]:
     return {tag.name: auto_tag_evaluate(tag, member_ids) for tag in Tag.objects.filter(kind=Tag.Kind.AUTO)}
+
+
+def tag_set_by_rule(*, member_id: int, tag_id: int, present: bool, source: str) -> bool:
+    """An automation rule adds or removes a manual tag (no staff actor: the rule was approved when
+    it was saved). Returns whether anything changed; doing it twice changes nothing."""
+    tag = _manual_tag(tag_id)
+    from .services import history_record
+
+    with transaction.atomic():
+        if present:
+            _, changed = MemberTag.objects.get_or_create(member_id=member_id, tag=tag, defaults={"applied_by_rule": True})
+            if changed:
+                history_record(member_id, MemberHistory.Action.TAGGED, {"tag": tag.name}, actor=None, source=source)
+                tag_added_record(member_id, tag)
+        else:
+            deleted, _ = MemberTag.objects.filter(member_id=member_id, tag=tag).delete()
+            changed = bool(deleted)
+            if changed:
+                history_record(member_id, MemberHistory.Action.UNTAGGED, {"tag": tag.name}, actor=None, source=source)
+    return changed
+
+
+def tag_added_record(member_id: int, tag: Tag) -> None:
+    event_record(
+        "tag.added", {"member_id": member_id, "tag_id": tag.pk, "tag": tag.name}, aggregate_type="member",
+        aggregate_id=member_id,
+    )

@@ -256,3 +256,38 @@ def deliveries_retry(*, delivery_ids: list[int] | None = None) -> int:
     return qs.update(
         status=Delivery.Status.PENDING, attempts=0, dispatches=0, next_attempt_at=timezone.now(), last_error=""
     )
+
+
+def deliveries_schedule(event_type: str, subscriber: str, items: list[tuple[dict[str, Any], Any]]) -> list[int]:
+    """Work for one subscriber, each item due at its own time: ``(payload, due_at)``. Written in the
+    caller's transaction as an event already published plus its one delivery, so it has everything a
+    delivery has (handled once, retried with backoff, dead-lettered, retried by an admin) and is sent
+    by the sweep when due. Items due now are sent right after commit. Automation uses this for waits,
+    timers and each member's actions: a delay lives in the database, never in a Celery ETA."""
+    schema = current_schema()
+    if schema == PUBLIC_SCHEMA:
+        raise TenantContextMissing(f"{event_type} scheduled outside a tenant")
+    if not items:
+        return []
+    now = timezone.now()
+    events = OutboxEvent.objects.bulk_create(
+        OutboxEvent(tenant_schema=schema, event_type=event_type, payload=payload, published_at=now, attempts=1)
+        for payload, _due in items
+    )
+    lease = timedelta(seconds=django_settings.HUIYUAN_DELIVERY_LEASE_SECONDS)
+    later = [due is not None and due > now for _payload, due in items]
+    deliveries = Delivery.objects.bulk_create(
+        Delivery(
+            event=event,
+            tenant_schema=schema,
+            subscriber=subscriber,
+            # Sent now: the lease starts now, as for a published event. Due later: the sweep sends it.
+            next_attempt_at=due if is_later else now + lease,
+            dispatches=0 if is_later else 1,
+        )
+        for event, (_payload, due), is_later in zip(events, items, later, strict=True)
+    )
+    due_now = [(d.pk, schema) for d, is_later in zip(deliveries, later, strict=True) if not is_later]
+    if due_now:
+        transaction.on_commit(lambda: _dispatch(due_now))
+    return [d.pk for d in deliveries]

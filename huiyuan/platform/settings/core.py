@@ -37,6 +37,7 @@ TENANT_APPS = [
     "huiyuan.platform",
     "huiyuan.members",
     "huiyuan.loyalty",
+    "huiyuan.automation",
     "huiyuan.console",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -206,3 +207,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": E.LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}, "axes": {"level": "WARNING"}},
 }
+
+# Outgoing e-mail, from one URL (README's configuration table).
+HUIYUAN_EMAIL_CONFIGURED = bool(E.EMAIL_URL)
+if E.EMAIL_URL:
+    globals().update(E.env.email_url_config(E.EMAIL_URL))
+    EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = E.EMAIL_FROM
+HUIYUAN_AUTOMATION_RETRY_BASE = E.AUTOMATION_RETRY_BASE
+HUIYUAN_AUTOMATION_MAX_ATTEMPTS = E.AUTOMATION_MAX_ATTEMPTS

@@ -75,3 +75,10 @@ LOGIN_LOCKOUT_MINUTES: int = env.int("HUIYUAN_LOGIN_LOCKOUT_MINUTES", default=15
 HTTPS_REDIRECT: bool = env.bool("HUIYUAN_HTTPS_REDIRECT", default=IS_PRODUCTION)
 HSTS_SECONDS: int = env.int("HUIYUAN_HSTS_SECONDS", default=31536000 if IS_PRODUCTION else 0)
 PUBLIC_API_DOCS: bool = env.bool("HUIYUAN_PUBLIC_API_DOCS", default=not IS_PRODUCTION)
+# Outgoing e-mail (automation's e-mail channel): smtp://user:password@host:587 (STARTTLS with
+# smtp+tls://, TLS with smtp+ssl://). Empty: the e-mail channel reports "not set up" instead of sending.
+EMAIL_URL: str = env.str("HUIYUAN_EMAIL_URL", default="")
+EMAIL_FROM: str = env.str("HUIYUAN_EMAIL_FROM", default="Huiyuan <noreply@localhost>")
+# Automation steps that fail are retried with backoff from this many seconds, doubling, then dead.
+AUTOMATION_RETRY_BASE: float = env.float("HUIYUAN_AUTOMATION_RETRY_BASE", default=60.0)
+AUTOMATION_MAX_ATTEMPTS: int = env.int("HUIYUAN_AUTOMATION_MAX_ATTEMPTS", default=5)

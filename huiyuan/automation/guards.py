@@ -1,0 +1,62 @@
+"""Guards every rule and campaign obeys: quiet hours in local time, frequency caps per member
+across all rules, and the merchant's daily budgets. (Consent is the channel's; "once per member
+per period" is the run's unique key.)
+
+Caps are counted under the member's row lock, which every step holds, so two rules cannot both
+take a member's last message of the day. The merchant-wide budget is counted without a lock and
+may be overshot by as many messages as there are workers at that moment."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from django.utils.translation import gettext as _
+
+from huiyuan.loyalty.models import Coupon
+from huiyuan.platform.tenancy import tenant_timezone
+
+from .models import AutomationSettings, Message
+from .registry import ActionSkipped
+
+
+def automation_settings() -> AutomationSettings:
+    settings, _created = AutomationSettings.objects.get_or_create(pk=1)
+    return settings
+
+
+def _local_midnight(now: datetime) -> datetime:
+    local = now.astimezone(tenant_timezone())
+    return datetime.combine(local.date(), time.min, tzinfo=tenant_timezone())
+
+
+def quiet_until(now: datetime, settings: AutomationSettings | None = None) -> datetime | None:
+    """When quiet hours end, if ``now`` falls in them (they may span midnight: 21:00–09:00)."""
+    settings = settings or automation_settings()
+    start, end = settings.quiet_start, settings.quiet_end
+    if start == end:
+        return None
+    local = now.astimezone(tenant_timezone())
+    clock = local.time()
+    inside = (start <= clock < end) if start < end else (clock >= start or clock < end)
+    if not inside:
+        return None
+    end_at = datetime.combine(local.date(), end, tzinfo=tenant_timezone())
+    return end_at if end_at > local else end_at + timedelta(days=1)
+
+
+def message_allowed(*, member_id: int, now: datetime) -> None:
+    settings = automation_settings()
+    sent = Message.objects.filter(member_id=member_id).exclude(status=Message.Status.FAILED)
+    if sent.filter(created_at__gt=now - timedelta(days=1)).count() >= settings.max_messages_per_member_day:
+        raise ActionSkipped(_("This member already had the most messages allowed in a day."))
+    if sent.filter(created_at__gt=now - timedelta(days=7)).count() >= settings.max_messages_per_member_week:
+        raise ActionSkipped(_("This member already had the most messages allowed in a week."))
+    today = Message.objects.filter(created_at__gte=_local_midnight(now)).exclude(status=Message.Status.FAILED)
+    if today.count() >= settings.daily_message_budget:
+        raise ActionSkipped(_("Today's message budget is spent."))
+
+
+def coupon_allowed(*, now: datetime) -> None:
+    issued = Coupon.objects.filter(issue_key__startswith="automation:", issued_at__gte=_local_midnight(now))
+    if issued.count() >= automation_settings().daily_coupon_budget:
+        raise ActionSkipped(_("Today's coupon budget is spent."))
