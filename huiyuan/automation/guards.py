@@ -9,10 +9,14 @@ may be overshot by as many messages as there are workers at that moment."""
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from django.utils.translation import gettext as _
 
 from huiyuan.loyalty.models import Coupon
+from huiyuan.platform.access import check_permission
+from huiyuan.platform.audit import audit_record
+from huiyuan.platform.errors import ValidationFailed
 from huiyuan.platform.tenancy import tenant_timezone
 
 from .models import AutomationSettings, Message
@@ -60,3 +64,35 @@ def coupon_allowed(*, now: datetime) -> None:
     issued = Coupon.objects.filter(issue_key__startswith="automation:", issued_at__gte=_local_midnight(now))
     if issued.count() >= automation_settings().daily_coupon_budget:
         raise ActionSkipped(_("Today's coupon budget is spent."))
+
+
+SETTING_FIELDS = (
+    "max_messages_per_member_day",
+    "max_messages_per_member_week",
+    "daily_message_budget",
+    "daily_coupon_budget",
+)
+
+
+def automation_settings_update(*, actor: Any, data: dict[str, Any]) -> AutomationSettings:
+    check_permission(actor, "automation.rule.manage")
+    settings = automation_settings()
+    errors: dict[str, list[str]] = {}
+    for name in ("quiet_start", "quiet_end"):
+        text = str(data.get(name, "")).strip()
+        try:
+            hour, minute = (int(part) for part in text.split(":")[:2])
+            setattr(settings, name, time(hour, minute))
+        except ValueError:
+            errors[name] = [_("A time such as 21:00.")]
+    for name in SETTING_FIELDS:
+        text = str(data.get(name, "")).strip()
+        if not text.isdecimal() or int(text) > 10_000_000:
+            errors[name] = [_("A whole number.")]
+        else:
+            setattr(settings, name, int(text))
+    if errors:
+        raise ValidationFailed(fields=errors)
+    settings.save()
+    audit_record(actor=actor, action="automation.settings.update", obj=settings, changes={k: str(data.get(k)) for k in SETTING_FIELDS})
+    return settings

@@ -17,6 +17,8 @@ NAVIGATION = [
     ("console:imports", _("Import"), "members.member.import"),
     ("console:fields", _("Member fields"), "members.field.manage"),
     ("console:loyalty", _("Loyalty"), "loyalty.config.manage"),
+    ("console:automation", _("Automation"), "automation.rule.manage"),
+    ("console:tasks", _("Tasks"), "automation.task.handle"),
     ("console:stores", _("Stores"), "platform.store.view"),
     ("console:staff", _("Staff"), "platform.staff.view"),
     ("console:roles", _("Roles"), "platform.staff.view"),

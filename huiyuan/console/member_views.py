@@ -220,6 +220,7 @@ def segment_page(request: HttpRequest) -> HttpResponse:
         "rule_text": rule_text,
         "name": request.POST.get("name", ""),
         "can_manage": can(request.user, "members.segment.manage"),
+        "can_campaign": can(request.user, "automation.rule.manage"),
         "manual_tags": tags.tag_list().filter(kind="manual"),
         "perms_export": can(request.user, "members.member.export"),
     }

@@ -41,3 +41,23 @@ urlpatterns = [
     path("deliveries/", views.deliveries, name="deliveries"),
     path("invite/<str:token>", views.invite_accept, name="invite-accept"),
 ]
+
+from . import automation_views  # noqa: E402
+
+urlpatterns += [
+    path("automation/", automation_views.automation_home, name="automation"),
+    path("automation/install/", automation_views.template_install, name="template-install"),
+    path("automation/rules/new/", automation_views.rule_edit, name="rule-new"),
+    path("automation/rules/count/", automation_views.member_count, name="rule-count"),
+    path("automation/rules/<int:rule_id>/", automation_views.rule_edit, name="rule"),
+    path("automation/rules/<int:rule_id>/status/", automation_views.rule_status, name="rule-status"),
+    path("automation/rules/<int:rule_id>/retry/", automation_views.rule_retry, name="rule-retry"),
+    path("automation/campaigns/", automation_views.campaign_page, name="campaigns"),
+    path("automation/settings/", automation_views.automation_settings_page, name="automation-settings"),
+    path("automation/flows/", automation_views.flow_list, name="flows"),
+    path("automation/flows/new/", automation_views.flow_edit, name="flow-new"),
+    path("automation/flows/<int:type_id>/", automation_views.flow_edit, name="flow"),
+    path("tasks/", automation_views.task_inbox, name="tasks"),
+    path("tasks/new/", automation_views.task_new, name="task-new"),
+    path("tasks/<int:task_id>/", automation_views.task_detail, name="task"),
+]

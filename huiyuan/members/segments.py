@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from huiyuan.platform.access import can, check_permission
 from huiyuan.platform.audit import audit_record
@@ -392,3 +393,127 @@ SEGMENT_ACTION_PARAMS: dict[str, tuple[str, ...]] = {}
 def register_segment_action(name: str, action: SegmentAction, *, params: tuple[str, ...] = ()) -> None:
     SEGMENT_ACTIONS[name] = action
     SEGMENT_ACTION_PARAMS[name] = params
+
+
+# ---- what the condition builders show (segment and automation editors) --------------------------
+FIELD_LABELS: dict[str, Any] = {
+    "name": gettext_lazy("Name"),
+    "phone": gettext_lazy("Phone"),
+    "card_no": gettext_lazy("Card number"),
+    "province": gettext_lazy("Province"),
+    "city": gettext_lazy("City"),
+    "email": gettext_lazy("E-mail"),
+    "gender": gettext_lazy("Gender"),
+    "channel": gettext_lazy("Joined through"),
+    "status": gettext_lazy("Status"),
+    "lifecycle": gettext_lazy("Lifecycle stage"),
+    "birthday": gettext_lazy("Birthday"),
+    "created_at": gettext_lazy("Joined at"),
+    "home_store": gettext_lazy("Home store"),
+    "consent_sms": gettext_lazy("Agreed to SMS"),
+    "consent_wechat": gettext_lazy("Agreed to WeChat"),
+    "consent_email": gettext_lazy("Agreed to e-mail"),
+    "order_count": gettext_lazy("Number of orders"),
+    "total_spend": gettext_lazy("Total spend"),
+    "r_score": gettext_lazy("Recency score (1–5)"),
+    "f_score": gettext_lazy("Frequency score (1–5)"),
+    "m_score": gettext_lazy("Monetary score (1–5)"),
+    "first_purchase_at": gettext_lazy("First purchase"),
+    "last_purchase_at": gettext_lazy("Last purchase"),
+    "tag": gettext_lazy("Tags"),
+    "points_balance": gettext_lazy("Points balance"),
+    "stored_principal": gettext_lazy("Stored value (principal)"),
+    "stored_bonus": gettext_lazy("Stored value (bonus)"),
+}
+
+OP_LABELS: dict[str, Any] = {
+    "eq": gettext_lazy("is"),
+    "neq": gettext_lazy("is not"),
+    "contains": gettext_lazy("contains"),
+    "starts_with": gettext_lazy("starts with"),
+    "in": gettext_lazy("is one of"),
+    "not_in": gettext_lazy("is none of"),
+    "is_empty": gettext_lazy("is empty"),
+    "not_empty": gettext_lazy("is not empty"),
+    "gt": gettext_lazy("more than"),
+    "gte": gettext_lazy("at least"),
+    "lt": gettext_lazy("less than"),
+    "lte": gettext_lazy("at most"),
+    "between": gettext_lazy("between"),
+    "before": gettext_lazy("before"),
+    "after": gettext_lazy("after"),
+    "within_last": gettext_lazy("within the last N days"),
+    "not_within_last": gettext_lazy("not within the last N days"),
+    "within_next": gettext_lazy("within the next N days"),
+    "month_is": gettext_lazy("month is"),
+    "anniversary_within_next": gettext_lazy("anniversary within N days"),
+    "is_true": gettext_lazy("yes"),
+    "is_false": gettext_lazy("no"),
+    "has": gettext_lazy("has"),
+    "has_not": gettext_lazy("has not"),
+    "has_any": gettext_lazy("has any of"),
+    "has_all": gettext_lazy("has all of"),
+    "has_none": gettext_lazy("has none of"),
+}
+NO_VALUE_OPS = frozenset({"is_empty", "not_empty", "is_true", "is_false"})
+
+
+def condition_catalogue(actor: Any) -> list[dict[str, Any]]:
+    """The fields a condition builder offers this actor, each with its operators and choices.
+    Phone numbers only for roles that may see them."""
+    fields = []
+    for name, (kind, _column) in CORE_FIELDS.items():
+        if name in SENSITIVE_FIELDS and not can(actor, "members.pii.view"):
+            continue
+        fields.append(
+            {
+                "name": name,
+                "label": str(FIELD_LABELS.get(name, name)),
+                "kind": kind,
+                "ops": [{"op": op, "label": str(OP_LABELS.get(op, op))} for op in OPS_BY_KIND[kind]],
+                "choices": list(CHOICES.get(name, [])),
+            }
+        )
+    return fields
+
+
+def rule_from_rows(join: str, rows: list[tuple[str, str, str]]) -> Any:
+    """A rule from a builder's rows (field, operator, value text), joined by ``and`` or ``or``.
+    Numbers stay text (the compiler parses them); lists are comma-separated; empty rows are dropped."""
+    conditions = []
+    for field_name, op, value in rows:
+        if not field_name or not op:
+            continue
+        condition: dict[str, Any] = {"field": field_name, "op": op}
+        if op not in NO_VALUE_OPS:
+            text = value.strip()
+            if op in {"in", "not_in", "has_any", "has_all", "has_none", "between"}:
+                condition["value"] = [part.strip() for part in text.replace("，", ",").split(",") if part.strip()]
+            elif op in {"within_last", "not_within_last", "within_next", "anniversary_within_next", "month_is"}:
+                condition["value"] = int(text) if text.isdecimal() else text
+            else:
+                condition["value"] = text
+        conditions.append(condition)
+    if not conditions:
+        return None
+    return conditions[0] if len(conditions) == 1 else {"or" if join == "or" else "and": conditions}
+
+
+def rows_from_rule(rule: Any) -> tuple[str, list[dict[str, Any]]]:
+    """The builder's rows for a flat rule (one condition or one and/or group); None for deeper ones."""
+    if not rule:
+        return "and", []
+    join = "and"
+    items = [rule]
+    for group in ("and", "or"):
+        if isinstance(rule, dict) and group in rule:
+            join, items = group, rule[group]
+    rows = []
+    for item in items:
+        if not isinstance(item, dict) or "field" not in item:
+            raise ValueError("nested")
+        value = item.get("value", "")
+        rows.append(
+            {"field": item["field"], "op": item.get("op", ""), "value": ", ".join(map(str, value)) if isinstance(value, list) else value}
+        )
+    return join, rows
