@@ -10,8 +10,7 @@ ORM (one member at a time, with its points lots), timed on a sample and scaled t
 from __future__ import annotations
 
 import time
-from datetime import date, datetime, time as clock, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
 
 from bench._common import parse_args, peak_rss_mb, report, start
 
@@ -127,7 +126,9 @@ def run(members: int) -> None:
         sample_seconds, _chosen = baseline_per_member(day, now)
         baseline = sample_seconds * members / min(members, BASELINE_SAMPLE)
         print(f"rules: {timings} reached {reached}; {queued / elapsed:,.0f} actions queued per second")
-        print(f"baseline: {sample_seconds:.1f} s for {min(members, BASELINE_SAMPLE):,} members, {baseline:.0f} s scaled")
+        print(
+            f"baseline: {sample_seconds:.1f} s for {min(members, BASELINE_SAMPLE):,} members, {baseline:.0f} s scaled"
+        )
     report(
         bench="daily_rules",
         value=elapsed,

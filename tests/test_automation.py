@@ -4,7 +4,7 @@ guards, campaigns with hold-outs, versioning, retries and dead letters, staff ta
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -149,7 +149,9 @@ def test_campaign_keeps_its_hold_out_group_out_and_records_it(in_alpha: World, c
     )
     segment = Segment.objects.create(name="杭州", rule={"field": "city", "op": "eq", "value": "杭州"})
     actions = [{"type": "issue_coupon", "template_id": coupon.pk}]
-    preview = campaigns.campaign_preview(actor=in_alpha.marketing, segment_id=segment.pk, actions=actions, holdout_percent=20)
+    preview = campaigns.campaign_preview(
+        actor=in_alpha.marketing, segment_id=segment.pk, actions=actions, holdout_percent=20
+    )
     assert preview["count"] == 200 and preview["cost"]["coupons"] == 160 and len(preview["sample"]) == 10
     campaign = campaigns.campaign_create(
         actor=in_alpha.marketing, name="杭州回馈", segment_id=segment.pk, actions=actions, holdout_percent=20
@@ -166,7 +168,9 @@ def test_campaign_keeps_its_hold_out_group_out_and_records_it(in_alpha: World, c
 def test_a_store_manager_campaign_reaches_only_their_store(in_alpha: World) -> None:
     segment = Segment.objects.create(name="全部", rule={"field": "order_count", "op": "gte", "value": 0})
     preview = campaigns.campaign_preview(
-        actor=in_alpha.marketing, segment_id=segment.pk, actions=[{"type": "send_message", "channel": "inbox", "body": "hi"}]
+        actor=in_alpha.marketing,
+        segment_id=segment.pk,
+        actions=[{"type": "send_message", "channel": "inbox", "body": "hi"}],
     )
     assert preview["count"] == Member.objects.count()
     with pytest.raises(PermissionDenied):
@@ -297,11 +301,12 @@ def test_complaint_flow_moves_by_role_and_compensates_with_points(in_alpha: Worl
     assert task.state == "new" and task.store == in_alpha.store_a
     take = next(i for i, m in enumerate(complaint.transitions) if m["to"] == "handling")
     workflow.task_move(actor=in_alpha.manager_a, task_id=task.pk, move_index=take, comment="已联系")
-    compensate = next(i for i, m in enumerate(complaint.transitions) if m["effects"] and m["to"] == "resolved"
-                      and any(e["type"] == "award_points" for e in m["effects"]))
-    task = workflow.task_move(
-        actor=in_alpha.manager_a, task_id=task.pk, move_index=compensate, outcome="赠送100积分"
+    compensate = next(
+        i
+        for i, m in enumerate(complaint.transitions)
+        if m["effects"] and m["to"] == "resolved" and any(e["type"] == "award_points" for e in m["effects"])
     )
+    task = workflow.task_move(actor=in_alpha.manager_a, task_id=task.pk, move_index=compensate, outcome="赠送100积分")
     assert task.closed and task.outcome == "赠送100积分"
     assert PointsEntry.objects.filter(member=in_alpha.member_a, amount=100).count() == 1
     assert StaffNotification.objects.filter(user=in_alpha.service).exists()  # the creator hears of it

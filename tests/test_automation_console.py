@@ -59,7 +59,11 @@ def test_marketing_switches_on_a_template_edits_its_condition_and_dry_runs_it(al
     assert saved.status_code == 302
     with tenant_context(alpha.tenant):
         rule.refresh_from_db()
-        assert rule.version.number == 2 and rule.version.conditions["member"] == {"field": "m_score", "op": "gte", "value": "3"}
+        assert rule.version.number == 2 and rule.version.conditions["member"] == {
+            "field": "m_score",
+            "op": "gte",
+            "value": "3",
+        }
     bad = client.post(f"/automation/rules/{rule.pk}/", {**form, "c_op": ["has"], "do": "save"})
     assert bad.status_code == 200 and bad.context["errors"]
 
@@ -92,8 +96,14 @@ def test_a_cashier_sees_no_automation_and_a_manager_works_a_task(alpha: World) -
     assert console(alpha, "cashier_b").get("/automation/").status_code == 403
     with tenant_context(alpha.tenant):
         care = task_types_ensure().get(key="care")
-        task = Task.objects.create(type=care, title="回访", member=alpha.member_a, store=alpha.store_a,
-                                   assignee_role="store_manager", state="open")
+        task = Task.objects.create(
+            type=care,
+            title="回访",
+            member=alpha.member_a,
+            store=alpha.store_a,
+            assignee_role="store_manager",
+            state="open",
+        )
     manager = console(alpha, "manager_a")
     inbox = manager.get("/tasks/")
     assert "回访" in inbox.content.decode()

@@ -16,7 +16,8 @@ from huiyuan.automation.models import Message, Rule, Run, Step
 from huiyuan.members.models import Member, MemberTag, Tag
 from huiyuan.members.services import member_enroll
 
-from .test_delivery_faults import Sweeper, stack, wait_until  # noqa: F401 - the fixture is used by name
+from .test_delivery_faults import Sweeper, wait_until
+from .test_delivery_faults import stack as delivery_stack  # noqa: F401 - pytest finds the fixture as "stack"
 
 pytestmark = pytest.mark.slow
 

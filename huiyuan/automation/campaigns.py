@@ -211,6 +211,10 @@ def campaign_effect(campaign: Campaign) -> dict[str, Any]:
     result = {}
     for name, holdout in (("reached", False), ("holdout", True)):
         members, buyers, sales = rows.get(holdout, (0, 0, 0))
-        result[name] = {"members": members, "buyers": buyers, "sales": sales,
-                        "rate": round(buyers / members * 100, 1) if members else None}
+        result[name] = {
+            "members": members,
+            "buyers": buyers,
+            "sales": sales,
+            "rate": round(buyers / members * 100, 1) if members else None,
+        }
     return result

@@ -111,6 +111,8 @@ def runs_start(
     period_sql, period_params = period
     first = version.actions[0]
     context = {"event": event or {}}
+    # Only compiled, parameterised parts are joined here: the member query Django built and the
+    # trigger's fixed period expression; every value travels as a parameter.
     sql = f"""
         WITH chosen AS ({select_sql}),
         runs AS (
@@ -125,7 +127,7 @@ def runs_start(
                                      created_at)
         SELECT id, '0', %s, 'pending', 0, %s, '', '{{}}'::jsonb, %s FROM runs
         RETURNING id
-    """
+    """  # noqa: S608
     params = [
         *select_params,
         version.rule_id,

@@ -42,7 +42,7 @@ SPECS: dict[str, Any] = {
         "actions": [
             *_coupon(c),
             _message(
-                _("Welcome to {{merchant}}, {{name}}! Here is a {{coupon}} for your next visit (code {{coupon_code}})."),
+                _("Welcome to {{merchant}}, {{name}}! Here is a {{coupon}} for your next visit (code {{coupon_code}})."),  # noqa: E501
                 _("Welcome"),
             ),
         ],
@@ -52,23 +52,30 @@ SPECS: dict[str, Any] = {
         "trigger": {"type": "schedule:birthday", "at": "09:00"},
         "actions": [
             *_coupon(c),
-            _message(_("Happy birthday, {{name}}! A {{coupon}} is waiting for you until {{coupon_valid_until}}."),
-                     _("Happy birthday")),
+            _message(
+                _("Happy birthday, {{name}}! A {{coupon}} is waiting for you until {{coupon_valid_until}}."),
+                _("Happy birthday"),
+            ),
         ],
         "guards": {"once_per": "natural"},
     },
     "points_expiring": lambda c, t: {
         "trigger": {"type": "schedule:points_expiring", "days": 30, "at": "10:00"},
         "actions": [
-            _message(_("{{name}}, {{expiring_points}} of your points expire on {{expires_at}}. Use them before then."),
-                     _("Points expiring"))
+            _message(
+                _("{{name}}, {{expiring_points}} of your points expire on {{expires_at}}. Use them before then."),
+                _("Points expiring"),
+            )
         ],
         "guards": {"once_per": "natural"},
     },
     "win_back": lambda c, t: {
         "trigger": {"type": "schedule:inactive", "days": 30, "at": "10:00"},
         "conditions": {"member": {"field": "m_score", "op": "gte", "value": 4}},
-        "actions": [*_coupon(c), _message(_("We miss you, {{name}}! Come back with this {{coupon}}."), _("We miss you"))],
+        "actions": [
+            *_coupon(c),
+            _message(_("We miss you, {{name}}! Come back with this {{coupon}}."), _("We miss you")),
+        ],
         "guards": {"once_per": "natural"},
     },
     "churn_risk": lambda c, t: {
@@ -93,27 +100,56 @@ SPECS: dict[str, Any] = {
     },
     "low_balance": lambda c, t: {
         "trigger": {"type": "event:stored_value.low"},
-        "actions": [_message(_("{{name}}, your stored value is down to ¥{{balance}}. Top up to keep your bonus."),
-                             _("Balance running low"))],
+        "actions": [
+            _message(
+                _("{{name}}, your stored value is down to ¥{{balance}}. Top up to keep your bonus."),
+                _("Balance running low"),
+            )
+        ],
         "guards": {"once_per": "week"},
     },
 }
 
 GALLERY = [
-    RuleTemplate("welcome", gettext_lazy("Welcome message and new-member coupon"),
-                 gettext_lazy("When a member joins: a coupon and a welcome."), True),
-    RuleTemplate("birthday", gettext_lazy("Birthday greeting with coupon"),
-                 gettext_lazy("09:00 on the birthday (28 February for 29 February birthdays in other years)."), True),
-    RuleTemplate("points_expiring", gettext_lazy("Points expiring in 30 days"),
-                 gettext_lazy("Once per expiry date, at 10:00."), False),
-    RuleTemplate("win_back", gettext_lazy("Win back high-value members"),
-                 gettext_lazy("High spenders (M score 4–5) with no purchase in 30 days get a coupon."), True),
-    RuleTemplate("churn_risk", gettext_lazy("Churn-risk care task"),
-                 gettext_lazy("Regulars (F score 4–5) away for 45 days: a care call task for their store."), False),
-    RuleTemplate("tier_upgrade", gettext_lazy("Tier upgrade notice"),
-                 gettext_lazy("When a member moves up a tier."), False),
-    RuleTemplate("low_balance", gettext_lazy("Low stored-value reminder"),
-                 gettext_lazy("When a spend takes the balance below the threshold in loyalty settings."), False),
+    RuleTemplate(
+        "welcome",
+        gettext_lazy("Welcome message and new-member coupon"),
+        gettext_lazy("When a member joins: a coupon and a welcome."),
+        True,
+    ),
+    RuleTemplate(
+        "birthday",
+        gettext_lazy("Birthday greeting with coupon"),
+        gettext_lazy("09:00 on the birthday (28 February for 29 February birthdays in other years)."),
+        True,
+    ),
+    RuleTemplate(
+        "points_expiring",
+        gettext_lazy("Points expiring in 30 days"),
+        gettext_lazy("Once per expiry date, at 10:00."),
+        False,
+    ),
+    RuleTemplate(
+        "win_back",
+        gettext_lazy("Win back high-value members"),
+        gettext_lazy("High spenders (M score 4–5) with no purchase in 30 days get a coupon."),
+        True,
+    ),
+    RuleTemplate(
+        "churn_risk",
+        gettext_lazy("Churn-risk care task"),
+        gettext_lazy("Regulars (F score 4–5) away for 45 days: a care call task for their store."),
+        False,
+    ),
+    RuleTemplate(
+        "tier_upgrade", gettext_lazy("Tier upgrade notice"), gettext_lazy("When a member moves up a tier."), False
+    ),
+    RuleTemplate(
+        "low_balance",
+        gettext_lazy("Low stored-value reminder"),
+        gettext_lazy("When a spend takes the balance below the threshold in loyalty settings."),
+        False,
+    ),
 ]
 GALLERY_BY_KEY = {t.key: t for t in GALLERY}
 

@@ -94,5 +94,10 @@ def automation_settings_update(*, actor: Any, data: dict[str, Any]) -> Automatio
     if errors:
         raise ValidationFailed(fields=errors)
     settings.save()
-    audit_record(actor=actor, action="automation.settings.update", obj=settings, changes={k: str(data.get(k)) for k in SETTING_FIELDS})
+    audit_record(
+        actor=actor,
+        action="automation.settings.update",
+        obj=settings,
+        changes={k: str(data.get(k)) for k in SETTING_FIELDS},
+    )
     return settings

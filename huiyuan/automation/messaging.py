@@ -36,7 +36,7 @@ def template_check(text: str, path: str) -> str:
     unknown = sorted({m.group(1) for m in VARIABLE.finditer(text)} - set(VARIABLES))
     if unknown:
         raise ValidationFailed(
-            fields={path: [_("Unknown variable: %(names)s.") % {"names": ", ".join("{{%s}}" % n for n in unknown)}]}
+            fields={path: [_("Unknown variable: %(names)s.") % {"names": ", ".join(f"{{{{{n}}}}}" for n in unknown)}]}
         )
     return text
 

@@ -26,6 +26,9 @@ class AutomationSettings(models.Model):
     daily_coupon_budget = models.PositiveIntegerField(_("coupons per day (whole merchant)"), default=10000)
     updated_at = models.DateTimeField(auto_now=True)
 
+    def __str__(self) -> str:
+        return "automation settings"
+
 
 class Rule(models.Model):
     class Status(models.TextChoices):
@@ -68,6 +71,9 @@ class RuleVersion(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["rule", "number"], name="rule_version_number_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.rule_id} v{self.number}"
+
 
 class Run(models.Model):
     """A rule reaching one member once: at most one per (rule, member, period)."""
@@ -93,6 +99,9 @@ class Run(models.Model):
             models.UniqueConstraint(fields=["rule", "member", "period_key"], name="run_once_per_member_period")
         ]
         indexes = [models.Index(fields=["rule", "status"])]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} of rule {self.rule_id}"
 
 
 class Step(models.Model):
@@ -120,6 +129,9 @@ class Step(models.Model):
         constraints = [models.UniqueConstraint(fields=["run", "path"], name="step_once_per_path")]
         indexes = [models.Index(fields=["status"], name="step_dead_idx", condition=models.Q(status="dead"))]
 
+    def __str__(self) -> str:
+        return f"{self.action_type} {self.path} ({self.status})"
+
 
 class Message(models.Model):
     """A message to a member through a channel. The step that sends it holds one at most."""
@@ -145,6 +157,9 @@ class Message(models.Model):
     class Meta:
         indexes = [models.Index(fields=["member", "created_at"]), models.Index(fields=["created_at"])]
 
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.member_id}"
+
 
 class StaffNotification(models.Model):
     """The console's inbox: a task assigned, a task overdue, a rule's notice to staff."""
@@ -159,6 +174,9 @@ class StaffNotification(models.Model):
     class Meta:
         ordering = ["-pk"]
         indexes = [models.Index(fields=["user", "read_at"])]
+
+    def __str__(self) -> str:
+        return self.title
 
 
 class Campaign(models.Model):
@@ -183,6 +201,9 @@ class Campaign(models.Model):
     class Meta:
         ordering = ["-pk"]
 
+    def __str__(self) -> str:
+        return self.name
+
 
 class CampaignMember(models.Model):
     """Who a campaign reached or kept out on purpose (the hold-out group the effect is measured against)."""
@@ -193,6 +214,9 @@ class CampaignMember(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["campaign", "member"], name="campaign_member_once")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}:{self.member_id}"
 
 
 class TaskType(models.Model):
@@ -238,6 +262,9 @@ class Task(models.Model):
         ordering = ["closed", "due_at", "pk"]
         indexes = [models.Index(fields=["assignee", "closed"]), models.Index(fields=["store", "closed"])]
 
+    def __str__(self) -> str:
+        return self.title
+
 
 class TaskComment(models.Model):
     """A comment, or a move between states (``from_state`` / ``to_state`` set), in the task's history."""
@@ -251,3 +278,6 @@ class TaskComment(models.Model):
 
     class Meta:
         ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return self.body[:40]

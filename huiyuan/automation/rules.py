@@ -26,7 +26,9 @@ MAX_STEPS = 20
 ONCE_PER = ("event", "day", "week", "month", "year", "ever", "natural")
 
 
-def actions_clean(actions: Any, actor: Any, *, path: str = "actions", allow_empty: bool = False) -> list[dict[str, Any]]:
+def actions_clean(
+    actions: Any, actor: Any, *, path: str = "actions", allow_empty: bool = False
+) -> list[dict[str, Any]]:
     if not isinstance(actions, list) or (not actions and not allow_empty):
         raise ValidationFailed(fields={path: [_("Add at least one action.")]})
     if len(actions) > MAX_STEPS:

@@ -109,7 +109,11 @@ class PointsExpiringTrigger(ScheduleTrigger):
     def members(self, config: dict[str, Any], day: date, now: datetime) -> Q:
         until = now + timedelta(days=config["days"])
         return Q(
-            Exists(PointsLot.objects.filter(member=OuterRef("pk"), remaining__gt=0, expires_at__gt=now, expires_at__lte=until))
+            Exists(
+                PointsLot.objects.filter(
+                    member=OuterRef("pk"), remaining__gt=0, expires_at__gt=now, expires_at__lte=until
+                )
+            )
         )
 
     def period_sql(self, config: dict[str, Any], day: date) -> tuple[str, list[Any]]:

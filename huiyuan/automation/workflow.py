@@ -133,7 +133,9 @@ def task_types_ensure() -> QuerySet[TaskType]:
     """The merchant's task types, creating the built-in ones the first time."""
     if not TaskType.objects.exists():
         for spec in BUILTIN_TYPES:
-            TaskType.objects.get_or_create(key=spec["key"], defaults=_plain({k: v for k, v in spec.items() if k != "key"}))
+            TaskType.objects.get_or_create(
+                key=spec["key"], defaults=_plain({k: v for k, v in spec.items() if k != "key"})
+            )
     return TaskType.objects.all()
 
 
@@ -191,8 +193,12 @@ def flow_clean(states: Any, transitions: Any) -> tuple[list[dict[str, Any]], lis
                     errors[f"{path}.effects[{e_index}].tier_id"] = [_("Choose a tier.")]
                 clean["tier_id"] = effect.get("tier_id")
             effects.append(clean)
-        label = str(move.get("label") or "").strip()[:50] or next(s["label"] for s in clean_states if s["key"] == move["to"])
-        clean_transitions.append({"from": move["from"], "to": move["to"], "label": label, "roles": roles, "effects": effects})
+        label = str(move.get("label") or "").strip()[:50] or next(
+            str(s["label"]) for s in clean_states if s["key"] == move["to"]
+        )
+        clean_transitions.append(
+            {"from": move["from"], "to": move["to"], "label": label, "roles": roles, "effects": effects}
+        )
     if errors:
         raise ValidationFailed(fields=errors)
     return clean_states, clean_transitions
@@ -436,7 +442,9 @@ def task_move(*, actor: Any, task_id: int, move_index: int, comment: str = "", o
         )
         for effect in move["effects"]:
             _apply_effect(effect, task, actor, move_index)
-        audit_record(actor=actor, action="automation.task.move", obj=task, changes={"from": from_state, "to": task.state})
+        audit_record(
+            actor=actor, action="automation.task.move", obj=task, changes={"from": from_state, "to": task.state}
+        )
     return task
 
 
@@ -475,7 +483,9 @@ def task_escalate_if_overdue(task_id: int) -> bool:
         return False
     task.escalated_at = timezone.now()
     task.save(update_fields=["escalated_at"])
-    managers = _store_staff(task.store_id, Role.STORE_MANAGER) if task.store_id else User.objects.filter(role=Role.HQ_ADMIN)
+    managers = (
+        _store_staff(task.store_id, Role.STORE_MANAGER) if task.store_id else User.objects.filter(role=Role.HQ_ADMIN)
+    )
     _notify(managers, _("Overdue: %(t)s") % {"t": task.title}, "", task)
     event_record(
         "task.overdue",

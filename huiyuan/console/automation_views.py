@@ -20,7 +20,7 @@ from huiyuan.automation import campaigns, gallery, rules, selectors, workflow
 from huiyuan.automation.guards import automation_settings, automation_settings_update
 from huiyuan.automation.messaging import VARIABLES
 from huiyuan.automation.models import Rule, Step
-from huiyuan.automation.registry import ACTIONS, CHANNELS, TRIGGERS, ScheduleTrigger
+from huiyuan.automation.registry import ACTIONS, CHANNELS, TRIGGERS
 from huiyuan.loyalty.models import CouponTemplate, Tier
 from huiyuan.members.models import Tag
 from huiyuan.members.segments import condition_catalogue, rows_from_rule, rule_from_rows, segment_list
@@ -55,8 +55,11 @@ def _pickers(request: HttpRequest) -> dict[str, Any]:
         ],
         "fields": condition_catalogue(request.user),
         "fields_json": json.dumps(condition_catalogue(request.user), ensure_ascii=False),
-        "actions": [{"type": a.type, "label": str(a.label), "params": [p.name for p in a.params]} for a in ACTIONS.values()
-                    if a.type != "branch"],
+        "actions": [
+            {"type": a.type, "label": str(a.label), "params": [p.name for p in a.params]}
+            for a in ACTIONS.values()
+            if a.type != "branch"
+        ],
         "param_names": ACTION_PARAM_NAMES,
         "channels": [(c.key, str(c.label)) for c in CHANNELS.values()],
         "coupons": CouponTemplate.objects.filter(active=True).order_by("name"),
@@ -158,7 +161,9 @@ def template_install(request: HttpRequest) -> HttpResponse:
     coupon = request.POST.get("coupon_template_id", "")
     try:
         rule = gallery.template_install(
-            actor=request.user, key=request.POST.get("key", ""), coupon_template_id=int(coupon) if coupon.isdecimal() else None
+            actor=request.user,
+            key=request.POST.get("key", ""),
+            coupon_template_id=int(coupon) if coupon.isdecimal() else None,
         )
     except ValidationFailed as exc:
         messages.error(request, " ".join(m for ms in exc.fields.values() for m in ms) or str(exc.message))
@@ -180,17 +185,25 @@ def rule_edit(request: HttpRequest, rule_id: int | None = None) -> HttpResponse:
                 context["dry_run"] = rules.dry_run(actor=request.user, **spec)
             else:
                 saved = rules.rule_save(actor=request.user, name=context["name"], rule_id=rule_id, **spec)
-                messages.success(request, _("Rule saved as version %(n)d.") % {"n": saved.version.number if saved.version else 1})
+                messages.success(
+                    request, _("Rule saved as version %(n)d.") % {"n": saved.version.number if saved.version else 1}
+                )
                 return redirect("console:rule", rule_id=saved.pk)
         except DomainError as exc:
             context.update(error_context(exc))
     elif rule is not None and rule.version is not None:
         version = rule.version
-        spec = {"trigger": version.trigger, "conditions": version.conditions, "actions": version.actions,
-                "guards": version.guards}
+        spec = {
+            "trigger": version.trigger,
+            "conditions": version.conditions,
+            "actions": version.actions,
+            "guards": version.guards,
+        }
         context.update(_form_state(spec), name=rule.name)
     else:
-        context.update(_form_state({"trigger": {"type": "event:member.created"}, "guards": {"quiet_hours": True}}), name="")
+        context.update(
+            _form_state({"trigger": {"type": "event:member.created"}, "guards": {"quiet_hours": True}}), name=""
+        )
     if rule is not None:
         status = request.GET.get("status", "")
         context["stats"] = selectors.rule_stats(rule)
@@ -212,9 +225,7 @@ def rule_status(request: HttpRequest, rule_id: int) -> HttpResponse:
 @_guarded("automation.rule.manage")
 def rule_retry(request: HttpRequest, rule_id: int) -> HttpResponse:
     step = request.POST.get("step", "")
-    count = rules.step_retry(
-        actor=request.user, rule_id=rule_id, step_id=int(step) if step.isdecimal() else None
-    )
+    count = rules.step_retry(actor=request.user, rule_id=rule_id, step_id=int(step) if step.isdecimal() else None)
     messages.success(request, _("%(n)d failed actions queued again.") % {"n": count})
     return redirect("console:rule", rule_id=rule_id)
 
@@ -239,7 +250,8 @@ def campaign_page(request: HttpRequest) -> HttpResponse:
         **_pickers(request),
         "segments": segment_list(actor=request.user),
         "campaigns": [
-            {"campaign": c, "effect": campaigns.campaign_effect(c)} for c in campaigns.campaign_list(actor=request.user)[:20]
+            {"campaign": c, "effect": campaigns.campaign_effect(c)}
+            for c in campaigns.campaign_list(actor=request.user)[:20]
         ],
         "action_rows": [{"type": "issue_coupon"}],
         "posted": {"segment_id": request.GET.get("segment", "")},  # "start a campaign" from a segment
@@ -264,7 +276,8 @@ def campaign_page(request: HttpRequest) -> HttpResponse:
                 )
                 messages.success(
                     request,
-                    _("Campaign started: %(n)d members reached, %(h)d kept out.") % {"n": campaign.reached, "h": campaign.held_out}
+                    _("Campaign started: %(n)d members reached, %(h)d kept out.")
+                    % {"n": campaign.reached, "h": campaign.held_out}
                     if campaign.launched_at
                     else _("Campaign scheduled."),
                 )
@@ -339,7 +352,9 @@ def task_detail(request: HttpRequest, task_id: int) -> HttpResponse:
                 )
             elif request.POST.get("do") == "assign":
                 assignee = request.POST.get("assignee_id", "")
-                workflow.task_assign(actor=request.user, task_id=task.pk, assignee_id=int(assignee) if assignee.isdecimal() else 0)
+                workflow.task_assign(
+                    actor=request.user, task_id=task.pk, assignee_id=int(assignee) if assignee.isdecimal() else 0
+                )
             else:
                 workflow.task_comment(actor=request.user, task_id=task.pk, body=request.POST.get("comment", ""))
             return redirect("console:task", task_id=task.pk)
@@ -368,13 +383,17 @@ def flow_edit(request: HttpRequest, type_id: int | None = None) -> HttpResponse:
     task_type = workflow.task_types_ensure().filter(pk=type_id).first() if type_id else None
     if type_id and task_type is None:
         return render(request, "console/error.html", {"message": _("Not found.")}, status=404)
-    states: list[dict[str, Any]] = task_type.states if task_type else [
-        {"key": "open", "label": _("To do"), "final": False},
-        {"key": "done", "label": _("Done"), "final": True},
-    ]
+    states: list[dict[str, Any]] = (
+        task_type.states
+        if task_type
+        else [
+            {"key": "open", "label": _("To do"), "final": False},
+            {"key": "done", "label": _("Done"), "final": True},
+        ]
+    )
     moves: list[dict[str, Any]] = task_type.transitions if task_type else []
     name = task_type.name if task_type else ""
-    due = task_type.default_due_hours if task_type else 48
+    due: Any = task_type.default_due_hours if task_type else 48
     context: dict[str, Any] = {}
     if request.method == "POST":
         finals = set(request.POST.getlist("s_final"))
@@ -385,21 +404,31 @@ def flow_edit(request: HttpRequest, type_id: int | None = None) -> HttpResponse:
         ]
         moves = []
         for index, (src, dst, label) in enumerate(
-            zip(request.POST.getlist("m_from"), request.POST.getlist("m_to"), request.POST.getlist("m_label"), strict=False)
+            zip(
+                request.POST.getlist("m_from"),
+                request.POST.getlist("m_to"),
+                request.POST.getlist("m_label"),
+                strict=False,
+            )
         ):
             if not src and not dst:
                 continue
-            effects: list[dict[str, Any]] = [
-                {"type": kind} for kind in request.POST.getlist(f"m{index}_notify")
-            ]
+            effects: list[dict[str, Any]] = [{"type": kind} for kind in request.POST.getlist(f"m{index}_notify")]
             points = request.POST.get(f"m{index}_points", "").strip()
             if points:
                 effects.append({"type": "award_points", "points": points})
             role = request.POST.get(f"m{index}_assign_role", "")
             if role:
                 effects.append({"type": "assign_role", "role": role})
-            moves.append({"from": src, "to": dst, "label": label, "roles": request.POST.getlist(f"m{index}_roles"),
-                          "effects": effects})
+            moves.append(
+                {
+                    "from": src,
+                    "to": dst,
+                    "label": label,
+                    "roles": request.POST.getlist(f"m{index}_roles"),
+                    "effects": effects,
+                }
+            )
         name = request.POST.get("name", "")
         due = request.POST.get("default_due_hours", "48")
         try:
@@ -424,7 +453,9 @@ def flow_edit(request: HttpRequest, type_id: int | None = None) -> HttpResponse:
         moves=[_move_view(m) for m in [*moves, blank_move]],
         roles=[(r.value, r.label) for r in Role],
         store_roles=[(r, Role(r).label) for r in workflow.STORE_ROLES],
-        notify_kinds=[(k, workflow.EFFECT_LABELS[k]) for k in ("notify_assignee", "notify_creator", "notify_store_manager")],
+        notify_kinds=[
+            (k, workflow.EFFECT_LABELS[k]) for k in ("notify_assignee", "notify_creator", "notify_store_manager")
+        ],
     )
     return render(request, "console/flow_edit.html", context)
 
@@ -451,4 +482,3 @@ def automation_settings_page(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             context.update(error_context(exc))
     return render(request, "console/automation_settings.html", context)
-

@@ -326,9 +326,7 @@ def compile_rule(rule: Any, *, actor: Any = None, now: datetime | None = None) -
     ``phone starts_with 1381`` would reveal a masked number one digit at a time. ``now``: the
     moment relative dates count from (automation evaluates a day's schedule as of that day)."""
     now = now or timezone.now()
-    compiler = _Compiler(
-        custom_fields=active_fields_by_key(), today=now.astimezone(tenant_timezone()).date(), now=now
-    )
+    compiler = _Compiler(custom_fields=active_fields_by_key(), today=now.astimezone(tenant_timezone()).date(), now=now)
     try:
         compiled = compiler.compile(rule)
     except RuleError as exc:
@@ -514,6 +512,10 @@ def rows_from_rule(rule: Any) -> tuple[str, list[dict[str, Any]]]:
             raise ValueError("nested")
         value = item.get("value", "")
         rows.append(
-            {"field": item["field"], "op": item.get("op", ""), "value": ", ".join(map(str, value)) if isinstance(value, list) else value}
+            {
+                "field": item["field"],
+                "op": item.get("op", ""),
+                "value": ", ".join(map(str, value)) if isinstance(value, list) else value,
+            }
         )
     return join, rows

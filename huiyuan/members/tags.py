@@ -135,7 +135,9 @@ def tag_set_by_rule(*, member_id: int, tag_id: int, present: bool, source: str) 
 
     with transaction.atomic():
         if present:
-            _, changed = MemberTag.objects.get_or_create(member_id=member_id, tag=tag, defaults={"applied_by_rule": True})
+            _, changed = MemberTag.objects.get_or_create(
+                member_id=member_id, tag=tag, defaults={"applied_by_rule": True}
+            )
             if changed:
                 history_record(member_id, MemberHistory.Action.TAGGED, {"tag": tag.name}, actor=None, source=source)
                 tag_added_record(member_id, tag)
@@ -149,6 +151,8 @@ def tag_set_by_rule(*, member_id: int, tag_id: int, present: bool, source: str) 
 
 def tag_added_record(member_id: int, tag: Tag) -> None:
     event_record(
-        "tag.added", {"member_id": member_id, "tag_id": tag.pk, "tag": tag.name}, aggregate_type="member",
+        "tag.added",
+        {"member_id": member_id, "tag_id": tag.pk, "tag": tag.name},
+        aggregate_type="member",
         aggregate_id=member_id,
     )

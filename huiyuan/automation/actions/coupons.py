@@ -31,7 +31,9 @@ class IssueCoupon(Action):
     def execute(self, ctx: StepContext) -> dict[str, Any]:
         guards.coupon_allowed(now=ctx.now)
         try:
-            coupon = coupon_issue(template_id=ctx.config["template_id"], member_id=ctx.member.pk, idempotency_key=ctx.key)
+            coupon = coupon_issue(
+                template_id=ctx.config["template_id"], member_id=ctx.member.pk, idempotency_key=ctx.key
+            )
         except CouponNotUsable as exc:  # the member holds the most of this coupon allowed
             raise ActionSkipped(str(exc)) from exc
         until = coupon.valid_until.astimezone(tenant_timezone()).date().isoformat() if coupon.valid_until else ""
