@@ -132,6 +132,7 @@ def campaign_create(
         )
         if scheduled_at is None:
             campaign_launch(campaign, actor=actor)
+            campaign.refresh_from_db()
         else:
             deliveries_schedule(CAMPAIGN_DUE, CAMPAIGN_DUE, [({"campaign_id": campaign.pk}, scheduled_at)])
     return campaign

@@ -31,7 +31,11 @@ from huiyuan.members.models import Member
 from huiyuan.members.segments import compile_rule
 from huiyuan.platform.errors import DomainError
 from huiyuan.platform.events.registry import Event, subscribe
-from huiyuan.platform.events.services import deliveries_schedule
+from huiyuan.platform.events.services import (
+    deliveries_dispatch_after_commit,
+    deliveries_due_now_sql,
+    deliveries_schedule,
+)
 from huiyuan.platform.tenancy import tenant_timezone
 
 from .conditions import EVENT_CONDITION
@@ -97,8 +101,8 @@ def runs_start(
     event_id: int | None = None,
 ) -> int:
     """Start a run for each member matching ``members`` (and the rule's member conditions) that has
-    none yet in its period. One INSERT … SELECT for the runs and one for their first steps, so a
-    schedule reaching 100,000 members stays a handful of statements. Returns runs started."""
+    none yet in its period. One statement writes the runs, their first steps and the steps'
+    deliveries, so a schedule reaching 100,000 members costs one round trip. Returns runs started."""
     qs = Member.objects.filter(status=Member.Status.ACTIVE)
     if member_ids is not None:
         qs = qs.filter(pk__in=member_ids)
@@ -111,6 +115,11 @@ def runs_start(
     period_sql, period_params = period
     first = version.actions[0]
     context = {"event": event or {}}
+    # Each first step gets its delivery in the same statement (one per step: each is handled, retried
+    # and dead-lettered on its own).
+    deliveries_sql, deliveries_params = deliveries_due_now_sql(
+        source="steps", event_type=STEP, subscriber=STEP, payload_sql="jsonb_build_object('step_id', steps.id)"
+    )
     # Only compiled, parameterised parts are joined here: the member query Django built and the
     # trigger's fixed period expression; every value travels as a parameter.
     sql = f"""
@@ -122,11 +131,14 @@ def runs_start(
               FROM members_member m WHERE m.id IN (SELECT * FROM chosen)
             ON CONFLICT (rule_id, member_id, period_key) DO NOTHING
             RETURNING id
+        ),
+        steps AS (
+            INSERT INTO automation_step (run_id, path, action_type, status, attempts, due_at, last_error, result,
+                                         created_at)
+            SELECT id, '0', %s, 'pending', 0, %s, '', '{{}}'::jsonb, %s FROM runs
+            RETURNING id
         )
-        INSERT INTO automation_step (run_id, path, action_type, status, attempts, due_at, last_error, result,
-                                     created_at)
-        SELECT id, '0', %s, 'pending', 0, %s, '', '{{}}'::jsonb, %s FROM runs
-        RETURNING id
+        {deliveries_sql}
     """  # noqa: S608
     params = [
         *select_params,
@@ -139,12 +151,13 @@ def runs_start(
         first["type"],
         now,
         now,
+        *deliveries_params,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        step_ids = [row[0] for row in cursor.fetchall()]
-    steps_schedule([(step_id, None) for step_id in step_ids])
-    return len(step_ids)
+        delivery_ids = [row[0] for row in cursor.fetchall()]
+    deliveries_dispatch_after_commit(delivery_ids)
+    return len(delivery_ids)
 
 
 def steps_schedule(items: list[tuple[int, datetime | None]]) -> None:

@@ -42,7 +42,9 @@ SPECS: dict[str, Any] = {
         "actions": [
             *_coupon(c),
             _message(
-                _("Welcome to {{merchant}}, {{name}}! Here is a {{coupon}} for your next visit (code {{coupon_code}})."),  # noqa: E501
+                _(
+                    "Welcome to {{merchant}}, {{name}}! Here is a {{coupon}} for your next visit (code {{coupon_code}})."
+                ),  # noqa: E501
                 _("Welcome"),
             ),
         ],

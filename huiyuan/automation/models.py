@@ -114,7 +114,10 @@ class Step(models.Model):
         FAILED = "failed", _("Failed, will retry")
         DEAD = "dead", _("Failed for good")
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    # No database constraint (as for deliveries and their events): the first steps are written with
+    # their runs in one statement, and the per-row check, planned while the run table was still
+    # small, scanned it whole for every step. Deleting a run deletes its steps through the ORM.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps", db_constraint=False)
     path = models.CharField(max_length=40)  # "0", "2.then.0": where the action sits in the version
     action_type = models.CharField(max_length=40)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)

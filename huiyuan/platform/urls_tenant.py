@@ -2,6 +2,7 @@
 
 from django.urls import include, path
 
+from huiyuan.automation.api import views as automation_views
 from huiyuan.loyalty.api import config_views as loyalty_config
 from huiyuan.loyalty.api import views as loyalty_views
 from huiyuan.members.api import views as member_views
@@ -9,6 +10,23 @@ from huiyuan.platform.api import views as platform_views
 from huiyuan.platform.api.docs import DocsView, SchemaView
 
 api_v1 = [
+    path("automation/rules", automation_views.RuleListView.as_view(), name="rule-list"),
+    path("automation/rules/dry-run", automation_views.RuleDryRunView.as_view(), name="rule-dry-run"),
+    path("automation/rules/<int:rule_id>", automation_views.RuleDetailView.as_view(), name="rule-detail"),
+    path("automation/rules/<int:rule_id>/status", automation_views.RuleStatusView.as_view(), name="rule-status"),
+    path("automation/rules/<int:rule_id>/stats", automation_views.RuleStatsView.as_view(), name="rule-stats"),
+    path("automation/rules/<int:rule_id>/steps", automation_views.RuleStepsView.as_view(), name="rule-steps"),
+    path("automation/rules/<int:rule_id>/retry", automation_views.RuleRetryView.as_view(), name="rule-retry"),
+    path("automation/templates", automation_views.TemplateListView.as_view(), name="rule-templates"),
+    path("automation/campaigns", automation_views.CampaignListView.as_view(), name="campaign-list"),
+    path("automation/campaigns/preview", automation_views.CampaignPreviewView.as_view(), name="campaign-preview"),
+    path("automation/task-types", automation_views.TaskTypeListView.as_view(), name="task-type-list"),
+    path("automation/task-types/<int:type_id>", automation_views.TaskTypeDetailView.as_view(), name="task-type"),
+    path("tasks", automation_views.TaskListView.as_view(), name="task-list"),
+    path("tasks/<int:task_id>", automation_views.TaskDetailView.as_view(), name="task-detail"),
+    path("tasks/<int:task_id>/moves", automation_views.TaskMoveView.as_view(), name="task-move"),
+    path("tasks/<int:task_id>/comments", automation_views.TaskCommentView.as_view(), name="task-comments"),
+    path("members/<int:member_id>/messages", automation_views.MemberMessageListView.as_view(), name="member-messages"),
     path("me", platform_views.MeView.as_view(), name="me"),
     path("roles", platform_views.RoleListView.as_view(), name="roles"),
     path("staff", platform_views.StaffListView.as_view(), name="staff-list"),

@@ -45,7 +45,11 @@ class Delivery(models.Model):
         HANDLED = "handled", "handled"
         DEAD = "dead", "dead"
 
-    event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="deliveries")
+    # No database constraint: the event and its deliveries are always written together, and
+    # PostgreSQL's per-row check of the link, planned while the event table was still small, scanned
+    # the whole table for each of a burst's deliveries (15,000 deliveries took 10 s instead of 0.3 s).
+    # Deleting an event still deletes its deliveries, through the ORM.
+    event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="deliveries", db_constraint=False)
     tenant_schema = models.CharField(max_length=63)
     subscriber = models.CharField(max_length=100)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
