@@ -93,8 +93,7 @@ def run(members: int) -> None:
     from django.db import transaction
     from django_tenants.utils import tenant_context
 
-    from huiyuan.automation import gallery
-    from huiyuan.automation import engine
+    from huiyuan.automation import engine, gallery
     from huiyuan.automation.models import Rule, Step
     from huiyuan.loyalty.models import CouponTemplate
     from huiyuan.platform.models import User

@@ -43,8 +43,9 @@ SPECS: dict[str, Any] = {
             *_coupon(c),
             _message(
                 _(
-                    "Welcome to {{merchant}}, {{name}}! Here is a {{coupon}} for your next visit (code {{coupon_code}})."
-                ),  # noqa: E501
+                    "Welcome to {{merchant}}, {{name}}! "
+                    "Here is a {{coupon}} for your next visit (code {{coupon_code}})."
+                ),
                 _("Welcome"),
             ),
         ],
