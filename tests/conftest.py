@@ -113,6 +113,48 @@ def _forget_access_caches(worlds: dict[str, World]) -> None:
             world.persona(name).__dict__.pop("_huiyuan_access_cache", None)
 
 
+@pytest.fixture(scope="session")
+def server(worlds: dict[str, World], django_db_blocker: Any) -> Iterator[str]:
+    """The platform served over HTTP on a free local port, in a thread: requests reach it as a
+    browser's would (Host header routing, session and CSRF cookies)."""
+    import threading
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+    from django.db import connections
+
+    from huiyuan.embedded import free_port
+    from huiyuan.platform.wsgi import application
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    class Threaded(WSGIServer):
+        daemon_threads = True
+
+    def closing(environ: Any, start_response: Any) -> Any:
+        # Each request runs in a thread of its own: close its connection when it is done, or the
+        # test database cannot be dropped at the end of the session.
+        try:
+            return list(application(environ, start_response))
+        finally:
+            connections.close_all()
+
+    port = free_port()
+    httpd = make_server("127.0.0.1", port, closing, server_class=Threaded, handler_class=Quiet)
+
+    def serve() -> None:
+        with django_db_blocker.unblock():
+            httpd.serve_forever(poll_interval=0.1)
+            connections.close_all()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    httpd.shutdown()
+    thread.join()
+
+
 @pytest.fixture
 def alpha(worlds: dict[str, World], db: Any) -> Iterator[World]:
     connection.set_schema_to_public()

@@ -51,40 +51,6 @@ def _no_throttling(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def server(worlds: dict[str, World], django_db_blocker: Any) -> Iterator[str]:
-    """The platform served over HTTP on a free local port, in a thread: requests reach it as a
-    browser's would (Host header routing, session and CSRF cookies)."""
-    import threading
-    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
-
-    from django.db import connections
-
-    from huiyuan.embedded import free_port
-    from huiyuan.platform.wsgi import application
-
-    class Quiet(WSGIRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    class Threaded(WSGIServer):
-        daemon_threads = True
-
-    port = free_port()
-    httpd = make_server("127.0.0.1", port, application, server_class=Threaded, handler_class=Quiet)
-
-    def serve() -> None:
-        with django_db_blocker.unblock():
-            httpd.serve_forever(poll_interval=0.1)
-            connections.close_all()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    httpd.shutdown()
-    thread.join()
-
-
-@pytest.fixture(scope="session")
 def gamma(worlds: dict[str, World], django_db_blocker: Any) -> Iterator[World]:
     """A merchant of the fuzzer's own: its requests commit (the app answers them on connections
     of its own), so what they create must not land in the merchants other tests read."""

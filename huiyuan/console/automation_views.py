@@ -190,7 +190,7 @@ def rule_edit(request: HttpRequest, rule_id: int | None = None) -> HttpResponse:
                 )
                 return redirect("console:rule", rule_id=saved.pk)
         except DomainError as exc:
-            context.update(error_context(exc))
+            context.update(readable_errors(exc))
     elif rule is not None and rule.version is not None:
         version = rule.version
         spec = {
@@ -289,7 +289,7 @@ def campaign_page(request: HttpRequest) -> HttpResponse:
                 holdout_percent=request.POST.get("holdout_percent", "0"),  # type: ignore[arg-type]
             )
         except DomainError as exc:
-            context.update(error_context(exc))
+            context.update(readable_errors(exc))
     return render(request, "console/campaigns.html", context)
 
 
@@ -332,7 +332,7 @@ def task_new(request: HttpRequest) -> HttpResponse:
             )
             return redirect("console:task", task_id=task.pk)
         except DomainError as exc:
-            context.update(error_context(exc), posted=request.POST)
+            context.update(readable_errors(exc), posted=request.POST)
     return render(request, "console/task_new.html", context)
 
 
@@ -359,7 +359,7 @@ def task_detail(request: HttpRequest, task_id: int) -> HttpResponse:
                 workflow.task_comment(actor=request.user, task_id=task.pk, body=request.POST.get("comment", ""))
             return redirect("console:task", task_id=task.pk)
         except DomainError as exc:
-            context.update(error_context(exc))
+            context.update(readable_errors(exc))
         task = workflow.task_access_by_id(actor=request.user, task_id=task_id)
     context.update(
         task=task,
@@ -443,7 +443,7 @@ def flow_edit(request: HttpRequest, type_id: int | None = None) -> HttpResponse:
             messages.success(request, _("Flow saved."))
             return redirect("console:flow", type_id=saved.pk)
         except DomainError as exc:
-            context.update(error_context(exc))
+            context.update(readable_errors(exc))
     blank_move = {"from": "", "to": "", "label": "", "roles": [], "effects": []}
     context.update(
         task_type=task_type,
@@ -480,5 +480,65 @@ def automation_settings_page(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Saved."))
             return redirect("console:automation-settings")
         except DomainError as exc:
-            context.update(error_context(exc))
+            context.update(readable_errors(exc))
     return render(request, "console/automation_settings.html", context)
+
+
+_PARTS = {
+    "trigger": _("When"),
+    "actions": _("Action"),
+    "then": _("then"),
+    "else": _("otherwise"),
+    "conditions": _("Condition"),
+    "rule": "",
+    "event": _("Event condition"),
+    "guards": _("How often"),
+    "states": _("State"),
+    "transitions": _("Move"),
+    "effects": _("Effect"),
+}
+
+
+def readable_path(path: str) -> str:
+    """``actions[1].template_id`` as staff read it: "Action 2 · Coupon" (no codes in the console)."""
+    import re
+
+    from huiyuan.automation.registry import ACTIONS, TRIGGERS
+
+    labels = {p.name: str(p.label) for a in ACTIONS.values() for p in a.params}
+    labels.update({p.name: str(p.label) for t in TRIGGERS.values() for p in t.params})
+    labels.update(
+        {
+            "field": _("Field"),
+            "op": _("Operator"),
+            "value": _("Value"),
+            "name": _("Label"),
+            "days": _("Days"),
+            "segment_id": _("Segment"),
+            "holdout_percent": _("Hold-out (%)"),
+            "once_per": _("How often"),
+            "scheduled_at": _("Send at"),
+            "type": _("Type"),
+            "condition": _("Condition"),
+        }
+    )
+    words = []
+    for token in path.split("."):
+        match = re.fullmatch(r"([a-z_]+)(?:\[(\d+)\])*", token)
+        if not match:
+            continue
+        name = match.group(1)
+        numbers = [int(n) + 1 for n in re.findall(r"\[(\d+)\]", token)]
+        if name in ("and", "or", "not"):
+            words += [f"{_PARTS['rule']} {n}" for n in numbers]
+            continue
+        word = str(_PARTS[name] if name in _PARTS else labels.get(name, name))
+        if word:
+            words.append(" ".join([word, *map(str, numbers)]))
+    return " · ".join(dict.fromkeys(words)) or path
+
+
+def readable_errors(exc: DomainError) -> dict[str, Any]:
+    context = error_context(exc)
+    context["errors"] = {readable_path(path): messages for path, messages in exc.fields.items()}
+    return context
