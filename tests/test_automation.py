@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.db import transaction
+from django.utils import translation
 from django_tenants.utils import tenant_context
 
 from huiyuan.automation import campaigns, gallery, rules, workflow
@@ -118,7 +119,7 @@ def test_consent_and_frequency_caps_hold_across_rules(in_alpha: World) -> None:
     settings = automation_settings()
     settings.max_messages_per_member_day = 1
     settings.save()
-    with time_machine.travel(at(2027, 3, 1, 10, 0), tick=False):
+    with time_machine.travel(at(2027, 3, 1, 10, 0), tick=False), translation.override("en"):
         _message_rule(in_alpha, "邮件", channel="email")
         _message_rule(in_alpha, "一")
         _message_rule(in_alpha, "二")
@@ -324,3 +325,59 @@ def test_flow_designer_refuses_a_broken_flow(in_alpha: World) -> None:
     assert "states" in caught.value.fields and "transitions[0]" in caught.value.fields
     with pytest.raises(PermissionDenied):
         workflow.task_type_save(actor=in_alpha.manager_a, name="x", states=[], transitions=[])
+
+
+def test_a_member_entering_a_watched_segment_is_welcomed_once_and_the_existing_ones_are_not(
+    in_alpha: World,
+) -> None:
+    from huiyuan.members.models import SegmentMember
+    from huiyuan.members.services import member_update
+
+    Member.objects.filter(pk=in_alpha.member_a.pk).update(city="宁波")
+    segment = Segment.objects.create(name="宁波会员", rule={"field": "city", "op": "eq", "value": "宁波"})
+    with time_machine.travel(at(2027, 3, 1, 10, 0), tick=False):
+        rule = rules.rule_save(
+            actor=in_alpha.marketing,
+            name="欢迎来到宁波",
+            trigger={"type": "event:segment.entered", "segment_id": segment.pk},
+            actions=[{"type": "send_message", "channel": "inbox", "body": "{{name}}，宁波店欢迎您"}],
+        )
+        rules.rule_set_status(actor=in_alpha.marketing, rule_id=rule.pk, status="active")
+        segment.refresh_from_db()
+        assert segment.watched_since is not None  # member_a was already in: the baseline, not a newcomer
+        assert list(SegmentMember.objects.values_list("member_id", flat=True)) == [in_alpha.member_a.pk]
+        member_update(actor=in_alpha.hq, member_id=in_alpha.member_b.pk, data={"city": "宁波"})
+        drain()
+        assert list(Message.objects.values_list("member_id", flat=True)) == [in_alpha.member_b.pk]
+        # Leaving and coming back is entering again; staying in is not.
+        member_update(actor=in_alpha.hq, member_id=in_alpha.member_b.pk, data={"province": "浙江"})
+        drain()
+        assert Message.objects.count() == 1
+    with pytest.raises(ValidationFailed):
+        rules.rule_save(
+            actor=in_alpha.marketing,
+            name="x",
+            trigger={"type": "event:segment.entered", "segment_id": 999999},
+            actions=[{"type": "send_message", "channel": "inbox", "body": "x"}],
+        )
+
+
+def test_rules_can_filter_on_the_tier_by_name(in_alpha: World) -> None:
+    from huiyuan.loyalty.models import Tier
+
+    gold = Tier.objects.create(name="金卡", rank=3, threshold_spend=1000)
+    Member.objects.filter(pk=in_alpha.member_a.pk).update(tier=gold)
+    result = rules.dry_run(
+        actor=in_alpha.marketing,
+        trigger={"type": "event:order.paid"},
+        conditions={"member": {"field": "tier", "op": "eq", "value": "金卡"}},
+        actions=[{"type": "send_message", "channel": "inbox", "body": "x"}],
+    )
+    assert [m["pk"] for m in result["sample"]] == [in_alpha.member_a.pk]
+    with pytest.raises(ValidationFailed):
+        rules.dry_run(
+            actor=in_alpha.marketing,
+            trigger={"type": "event:order.paid"},
+            conditions={"member": {"field": "tier", "op": "eq", "value": "不存在"}},
+            actions=[{"type": "send_message", "channel": "inbox", "body": "x"}],
+        )

@@ -184,6 +184,8 @@ def on_event(event: Event) -> None:
     for rule in rules:
         version = rule.version
         assert version is not None
+        if not trigger.matches(version.trigger, event.payload):
+            continue
         if not EVENT_CONDITION.holds(version.conditions.get("event") or [], event.payload):
             continue
         key = period_key(version, now, event.id) or f"event:{event.id}"
@@ -198,7 +200,7 @@ def on_event(event: Event) -> None:
         )
 
 
-for _event_type in TRIGGER_EVENTS:
+for _event_type in (*TRIGGER_EVENTS, "segment.entered"):
     subscribe(_event_type, RULES, on_event, label=gettext_lazy("Automation rules"))
 
 

@@ -21,7 +21,8 @@ class Param:
 
     name: str
     label: Any
-    kind: str  # "int", "text", "longtext", "time", "coupon_template", "tag", "tier", "channel", "task_type", "role"
+    kind: str  # "int", "text", "longtext", "time", "coupon_template", "tag", "tier", "channel", "task_type",
+    # "role", "segment"
     required: bool = True
     default: Any = None
     minimum: int | None = None
@@ -41,7 +42,7 @@ def clean_params(params: tuple[Param, ...], config: dict[str, Any], path: str) -
             if param.required:
                 errors[where] = [_("Required.")]
             continue
-        if param.kind in {"int", "coupon_template", "tag", "tier", "task_type"}:
+        if param.kind in {"int", "coupon_template", "tag", "tier", "task_type", "segment"}:
             try:
                 number = int(str(value).strip())
             except ValueError:
@@ -93,6 +94,13 @@ class Trigger:
 class EventTrigger(Trigger):
     kind = "event"
     event_type: ClassVar[str]
+
+    def matches(self, config: dict[str, Any], payload: dict[str, Any]) -> bool:
+        """Whether this event is the one a rule's trigger settings ask for (all of its type, here)."""
+        return True
+
+    def on_save(self, config: dict[str, Any]) -> None:
+        """What saving a rule with this trigger sets in motion (nothing, here)."""
 
     def member_id(self, payload: dict[str, Any], aggregate_type: str, aggregate_id: str) -> int | None:
         member_id = payload.get("member_id") or (aggregate_id if aggregate_type == "member" else None)

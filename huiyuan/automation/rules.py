@@ -20,7 +20,7 @@ from huiyuan.platform.tenancy import tenant_timezone
 from .conditions import conditions_clean
 from .engine import schedule_arm, steps_schedule
 from .models import Rule, RuleVersion, Run, Step
-from .registry import ScheduleTrigger, action_get, trigger_get
+from .registry import EventTrigger, ScheduleTrigger, action_get, trigger_get
 
 MAX_STEPS = 20
 ONCE_PER = ("event", "day", "week", "month", "year", "ever", "natural")
@@ -112,6 +112,9 @@ def rule_save(
         rule.name, rule.description = name.strip()[:100], str(description or "").strip()[:255]
         rule.version = version_write(rule, spec, actor)
         rule.save()
+        trigger = trigger_get(spec["trigger"]["type"])
+        if isinstance(trigger, EventTrigger):
+            trigger.on_save(spec["trigger"])
         schedule_arm(rule)  # a schedule rule that is on: its timer follows the new version's time
         audit_record(
             actor=actor,

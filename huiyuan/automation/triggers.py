@@ -8,9 +8,13 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, ClassVar
 
 from django.db.models import Exists, OuterRef, Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from huiyuan.loyalty.models import PointsLot
+from huiyuan.members.models import Segment
+from huiyuan.members.segments import segment_watch
+from huiyuan.platform.errors import ValidationFailed
 from huiyuan.platform.events.registry import EVENT_LABELS
 from huiyuan.platform.tenancy import tenant_timezone
 
@@ -48,6 +52,32 @@ def _event_trigger(event_type: str) -> EventTrigger:
 
 for _event_type in TRIGGER_EVENTS:
     register_trigger(_event_trigger(_event_type))
+
+EVENT_LABELS.setdefault("segment.entered", _("Member entered a segment"))
+
+
+class SegmentEnteredTrigger(EventTrigger):
+    """A member newly matches a saved segment (after an order, an edit, or as time passes)."""
+
+    type = "event:segment.entered"
+    label = _("Member entered a segment")
+    event_type = "segment.entered"
+    params = (Param("segment_id", _("Segment"), "segment"),)
+
+    def clean(self, config: dict[str, Any]) -> dict[str, Any]:
+        cleaned = super().clean(config)
+        if not Segment.objects.filter(pk=cleaned["segment_id"]).exists():
+            raise ValidationFailed(fields={"trigger.segment_id": [gettext("Choose a saved segment.")]})
+        return cleaned
+
+    def matches(self, config: dict[str, Any], payload: dict[str, Any]) -> bool:
+        return str(payload.get("segment_id")) == str(config.get("segment_id"))
+
+    def on_save(self, config: dict[str, Any]) -> None:
+        segment_watch(config["segment_id"])
+
+
+register_trigger(SegmentEnteredTrigger())
 
 
 def _on_month_day(field: str, day: date) -> Q:

@@ -17,3 +17,10 @@ class LoyaltyConfig(AppConfig):
         register_segment_field("points_balance", "number", "points_balance")
         register_segment_field("stored_principal", "decimal", "stored_principal")
         register_segment_field("stored_bonus", "decimal", "stored_bonus")
+        register_segment_field("tier", "choice", "tier__name", choices=_tier_names)
+
+
+def _tier_names() -> list[str]:
+    from .models import Tier
+
+    return list(Tier.objects.values_list("name", flat=True))

@@ -232,12 +232,29 @@ class Segment(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Someone acts on members entering this segment (a rule on ``segment.entered``): who is in it
+    # is kept in ``SegmentMember`` from this moment on, and each newcomer is announced.
+    watched_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+
+class SegmentMember(models.Model):
+    """A member in a watched segment, since when. Entering writes a row and ``segment.entered``."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="entries")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    entered_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["segment", "member"], name="segment_member_once")]
+
+    def __str__(self) -> str:
+        return f"{self.segment_id}:{self.member_id}"
 
 
 class Order(models.Model):

@@ -96,7 +96,9 @@ CORE_FIELDS: dict[str, tuple[str, str]] = {
 }
 
 
-def register_segment_field(name: str, kind: str, column: str, *, choices: list[str] | None = None) -> None:
+def register_segment_field(
+    name: str, kind: str, column: str, *, choices: list[str] | Callable[[], list[str]] | None = None
+) -> None:
     """Let another package (loyalty: tier, points, balances) make a member column filterable.
     ``kind`` is one of ``OPS_BY_KIND``; the column must be on the member row, so the segment stays
     one indexed query."""
@@ -107,7 +109,7 @@ def register_segment_field(name: str, kind: str, column: str, *, choices: list[s
         CHOICES[name] = choices
 
 
-CHOICES = {
+CHOICES: dict[str, Any] = {
     "gender": Member.Gender.values,
     "channel": Member.Channel.values,
     "status": Member.Status.values,
@@ -268,6 +270,8 @@ class _Compiler:
 
     def choice(self, field: str, column: str, op: str, value: Any) -> Q:
         allowed = CHOICES[field]
+        if callable(allowed):  # choices that live in the database (tier names)
+            allowed = allowed()
         values = value if op in ("in", "not_in") else [value]
         if not isinstance(values, list) or any(v not in allowed for v in values):
             raise ValueError(value)
@@ -419,6 +423,7 @@ FIELD_LABELS: dict[str, Any] = {
     "first_purchase_at": gettext_lazy("First purchase"),
     "last_purchase_at": gettext_lazy("Last purchase"),
     "tag": gettext_lazy("Tags"),
+    "tier": gettext_lazy("Tier"),
     "points_balance": gettext_lazy("Points balance"),
     "stored_principal": gettext_lazy("Stored value (principal)"),
     "stored_bonus": gettext_lazy("Stored value (bonus)"),
@@ -469,7 +474,7 @@ def condition_catalogue(actor: Any) -> list[dict[str, Any]]:
                 "label": str(FIELD_LABELS.get(name, name)),
                 "kind": kind,
                 "ops": [{"op": op, "label": str(OP_LABELS.get(op, op))} for op in OPS_BY_KIND[kind]],
-                "choices": list(CHOICES.get(name, [])),
+                "choices": list(CHOICES[name]() if callable(CHOICES.get(name)) else CHOICES.get(name, [])),
             }
         )
     return fields
@@ -519,3 +524,62 @@ def rows_from_rule(rule: Any) -> tuple[str, list[dict[str, Any]]]:
             }
         )
     return join, rows
+
+
+# ---- members entering a segment -----------------------------------------------------------------
+def segment_watch(segment_id: int) -> None:
+    """Start keeping who is in a segment; members in it now are its baseline, not newcomers."""
+    with transaction.atomic():
+        segment = Segment.objects.select_for_update().filter(pk=segment_id).first()
+        if segment is None or segment.watched_since is not None:
+            return
+        segment.watched_since = timezone.now()
+        segment.save(update_fields=["watched_since"])
+        segment_entries_refresh(segment, announce=False)
+
+
+ENTRIES_INSERT_SQL = """
+INSERT INTO members_segmentmember (segment_id, member_id, entered_at)
+SELECT %s, chosen.id, %s FROM ({members}) AS chosen(id)
+ON CONFLICT (segment_id, member_id) DO NOTHING
+RETURNING member_id
+"""
+
+
+def segment_entries_refresh(segment: Segment, member_ids: list[int] | None = None, *, announce: bool = True) -> int:
+    """Bring a watched segment's members up to date (all, or just ``member_ids``): those who left
+    are removed, those who entered are recorded and announced as ``segment.entered``. Returns how
+    many entered."""
+    from django.db import connection
+
+    from huiyuan.platform.events.services import events_record
+
+    from .models import SegmentMember
+
+    try:
+        matching = Member.objects.filter(compile_rule(segment.rule)).filter(status=Member.Status.ACTIVE)
+    except (ValidationFailed, PermissionDenied):
+        return 0  # a rule that no longer compiles (a field removed) keeps its last members
+    if member_ids is not None:
+        matching = matching.filter(pk__in=member_ids)
+    select_sql, params = matching.values("pk").query.sql_with_params()
+    with transaction.atomic():
+        left = SegmentMember.objects.filter(segment=segment).exclude(member_id__in=matching.values("pk"))
+        if member_ids is not None:
+            left = left.filter(member_id__in=member_ids)
+        left.delete()
+        with connection.cursor() as cursor:
+            cursor.execute(ENTRIES_INSERT_SQL.format(members=select_sql), [segment.pk, timezone.now(), *params])
+            entered = [row[0] for row in cursor.fetchall()]
+        if announce and entered:
+            payload = {"segment_id": segment.pk, "segment": segment.name}
+            events_record("segment.entered", [("member", pk, {"member_id": pk, **payload}) for pk in entered])
+    return len(entered)
+
+
+def segments_refresh_entries(member_ids: list[int] | None = None) -> dict[str, int]:
+    """Every watched segment (after a member's change: just theirs; nightly: everyone)."""
+    return {
+        segment.name: segment_entries_refresh(segment, member_ids)
+        for segment in Segment.objects.filter(watched_since__isnull=False)
+    }

@@ -37,9 +37,12 @@ def nightly_stats_task() -> dict[str, Any]:
 
 @tenant_task(name="huiyuan.members.nightly_auto_tags")
 def nightly_auto_tags_task() -> dict[str, tuple[int, int]]:
+    from .segments import segments_refresh_entries
     from .tags import auto_tags_evaluate
 
-    return auto_tags_evaluate()
+    result = auto_tags_evaluate()
+    segments_refresh_entries()  # time moves members in and out ("no purchase for 30 days")
+    return result
 
 
 @app.task(name="huiyuan.members.nightly_all_tenants")
@@ -61,7 +64,15 @@ def _reevaluate_auto_tags(event: Event) -> None:
         if event.type.startswith("order."):
             rfm_score_members([int(member_id)])
         auto_tags_evaluate([int(member_id)])
+        from .segments import segments_refresh_entries
+
+        segments_refresh_entries([int(member_id)])
 
 
 for _event_type in ("order.paid", "order.refunded", "member.created", "member.updated", "member.merged"):
-    subscribe(_event_type, "members.auto_tags", _reevaluate_auto_tags, label=_("Automatic tags and R/F/M scores"))
+    subscribe(
+        _event_type,
+        "members.auto_tags",
+        _reevaluate_auto_tags,
+        label=_("Automatic tags, R/F/M scores and watched segments"),
+    )
