@@ -144,3 +144,36 @@ def test_flow_designer_saves_a_vip_approval_flow(alpha: World) -> None:
         flow = TaskType.objects.get(name="VIP 升级审批")
         assert flow.transitions[0]["roles"] == ["hq_admin"]
         assert {"type": "award_points", "points": 50} in flow.transitions[0]["effects"]
+
+
+def test_continue_only_if_becomes_a_branch_and_comes_back_as_blocks(alpha: World) -> None:
+    client = console(alpha, "hq")
+    form = {
+        "name": "七天后提醒",
+        "trigger": "event:member.created",
+        "c_join": "and",
+        "c_field": [""],
+        "c_op": [""],
+        "c_value": [""],
+        "a_type": ["wait", "only_if", "send_message"],
+        "a_days": ["7", "", ""],
+        "a_hours": ["", "", ""],
+        "a_channel": ["inbox", "inbox", "inbox"],
+        "a_body": ["", "", "{{name}}，来店里看看吧"],
+        "a_if_field": ["", "order_count", ""],
+        "a_if_op": ["", "eq", ""],
+        "a_if_value": ["", "0", ""],
+        "once_per": "event",
+        "quiet_hours": "on",
+        "do": "save",
+    }
+    assert client.post("/automation/rules/new/", form).status_code == 302
+    with tenant_context(alpha.tenant):
+        rule = Rule.objects.get(name="七天后提醒")
+        actions = rule.version.actions
+    assert [a["type"] for a in actions] == ["wait", "branch"]
+    assert actions[1]["condition"] == {"field": "order_count", "op": "eq", "value": "0"}
+    assert [a["type"] for a in actions[1]["then"]] == ["send_message"] and actions[1]["else"] == []
+    page = client.get(f"/automation/rules/{rule.pk}/")
+    assert [row["type"] for row in page.context["action_rows"]] == ["wait", "only_if", "send_message"]
+    assert not page.context["has_branch"]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django_tenants.utils import tenant_context
 
 from huiyuan.automation.models import Campaign, CampaignMember, Rule
@@ -54,6 +54,8 @@ def browser() -> Iterator[Any]:
         )
         yield browser
         browser.close()
+        # Django keeps a connection per context, and Playwright's greenlets are contexts of their own.
+        connections.close_all()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
@@ -75,6 +77,7 @@ def delta(worlds: dict[str, World], django_db_blocker: Any) -> Iterator[World]:
             Segment.objects.create(name="杭州会员", rule={"field": "city", "op": "eq", "value": "杭州"})
         connection.set_schema_to_public()
         yield world
+        connections.close_all()
 
 
 def _login(page: Any, server: str, world: World, persona: str) -> None:

@@ -4,7 +4,6 @@ designer. Forms post plain fields; the services validate and name what is wrong.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -54,7 +53,6 @@ def _pickers(request: HttpRequest) -> dict[str, Any]:
             if t.type != "campaign"
         ],
         "fields": condition_catalogue(request.user),
-        "fields_json": json.dumps(condition_catalogue(request.user), ensure_ascii=False),
         "actions": [
             {"type": a.type, "label": str(a.label), "params": [p.name for p in a.params]}
             for a in ACTIONS.values()
@@ -73,13 +71,65 @@ def _pickers(request: HttpRequest) -> dict[str, Any]:
     }
 
 
+ONLY_IF = "only_if"
+
+
+def _fold_branches(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """ "Continue only if" blocks into branches: the steps after one become its ``then``."""
+    folded: list[dict[str, Any]] = []
+    for action in reversed(actions):
+        if action["type"] == ONLY_IF:
+            folded = [{"type": "branch", "condition": action["condition"], "then": list(reversed(folded)), "else": []}]
+            folded.reverse()
+        else:
+            folded.append(action)
+    return list(reversed(folded))
+
+
+def _unfold_branches(actions: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """The editor's blocks for a version's actions, or None if a branch has an "otherwise" part."""
+    blocks: list[dict[str, Any]] = []
+    for action in actions:
+        if action.get("type") != "branch":
+            blocks.append(action)
+            continue
+        if action.get("else"):
+            return None
+        condition = action.get("condition") or {}
+        blocks.append(
+            {
+                "type": ONLY_IF,
+                "if_field": condition.get("field", ""),
+                "if_op": condition.get("op", ""),
+                "if_value": condition.get("value", ""),
+            }
+        )
+        rest = _unfold_branches(action.get("then") or [])
+        if rest is None:
+            return None
+        blocks += rest
+    return blocks
+
+
 def _posted_actions(request: HttpRequest) -> list[dict[str, Any]]:
     """Action blocks post parallel lists: ``a_type`` and one ``a_<param>`` per known param."""
     types = request.POST.getlist("a_type")
     columns = {name: request.POST.getlist(f"a_{name}") for name in ACTION_PARAM_NAMES}
+    conditions = list(
+        zip(
+            request.POST.getlist("a_if_field"),
+            request.POST.getlist("a_if_op"),
+            request.POST.getlist("a_if_value"),
+            strict=False,
+        )
+    )
     actions = []
     for index, action_type in enumerate(types):
         if not action_type:
+            continue
+        if action_type == ONLY_IF:
+            field, op, value = conditions[index] if index < len(conditions) else ("", "", "")
+            actions.append({"type": ONLY_IF, "condition": rule_from_rows("and", [(field, op, value)])})
             continue
         wanted = {p.name for p in ACTIONS[action_type].params} if action_type in ACTIONS else set()
         action: dict[str, Any] = {"type": action_type}
@@ -87,7 +137,7 @@ def _posted_actions(request: HttpRequest) -> list[dict[str, Any]]:
             values = columns.get(name, [])
             action[name] = values[index] if index < len(values) else ""
         actions.append(action)
-    return actions
+    return _fold_branches(actions)
 
 
 def _posted_member_rule(request: HttpRequest, prefix: str = "c") -> Any:
@@ -138,8 +188,10 @@ def _form_state(spec: dict[str, Any]) -> dict[str, Any]:
         "c_rows": rows or [{"field": "", "op": "", "value": ""}],
         "nested_conditions": nested,
         "e_rows": spec.get("conditions", {}).get("event") or [],
-        "action_rows": spec.get("actions") or [{"type": "send_message", "channel": "inbox"}],
-        "has_branch": any(a.get("type") == "branch" for a in spec.get("actions") or []),
+        "action_rows": _unfold_branches(spec.get("actions") or [])
+        or spec.get("actions")
+        or [{"type": "send_message", "channel": "inbox"}],
+        "has_branch": _unfold_branches(spec.get("actions") or []) is None,
     }
 
 

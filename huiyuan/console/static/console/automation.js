@@ -21,8 +21,10 @@
     if (spec && !value.placeholder) { value.placeholder = spec.kind === "date" || spec.kind === "datetime" ? "30" : ""; }
   }
 
+  var FIELDS = [];
+
   function setupBuilder(builder) {
-    var fields = JSON.parse(builder.dataset.fields || "[]");
+    var fields = FIELDS;
     var rows = builder.querySelector(".condition-rows");
     fields.forEach(function (f) {
       if (!f.choices.length) { return; }
@@ -30,10 +32,6 @@
       list.id = "choices-" + f.name;
       f.choices.forEach(function (c) { var o = document.createElement("option"); o.value = c; list.appendChild(o); });
       builder.appendChild(list);
-    });
-    rows.querySelectorAll(".condition-row").forEach(function (row) { fillOps(row, fields); });
-    builder.addEventListener("change", function (event) {
-      if (event.target.classList.contains("cond-field")) { fillOps(event.target.closest(".condition-row"), fields); }
     });
     builder.querySelector(".add-row").addEventListener("click", function () {
       var copy = rows.querySelector(".condition-row").cloneNode(true);
@@ -75,12 +73,15 @@
     list.addEventListener("click", function (event) {
       if (!event.target.classList.contains("remove-block")) { return; }
       if (list.querySelectorAll(".action-block").length > 1) { event.target.closest(".action-block").remove(); numberBlocks(list); }
+      list.dispatchEvent(new Event("change", { bubbles: true }));
     });
     var add = document.querySelector("[data-add-action]");
     if (add) {
       add.addEventListener("click", function () {
         var copy = list.querySelector(".action-block").cloneNode(true);
         copy.querySelectorAll("input, textarea").forEach(function (i) { i.value = ""; });
+        copy.querySelectorAll(".cond-field").forEach(function (f) { f.value = ""; });
+        copy.querySelectorAll(".condition-row").forEach(function (row) { fillOps(row, FIELDS); });
         list.appendChild(copy);
         showParams(copy);
         numberBlocks(list);
@@ -113,6 +114,12 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    var data = document.getElementById("condition-fields");
+    FIELDS = data ? JSON.parse(data.textContent) : [];
+    document.querySelectorAll(".condition-row").forEach(function (row) { fillOps(row, FIELDS); });
+    document.addEventListener("change", function (event) {
+      if (event.target.classList.contains("cond-field")) { fillOps(event.target.closest(".condition-row"), FIELDS); }
+    });
     document.querySelectorAll(".condition-builder").forEach(setupBuilder);
     document.querySelectorAll(".action-list").forEach(setupActions);
     var trigger = document.querySelector("select[name=trigger]");
