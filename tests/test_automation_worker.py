@@ -5,24 +5,27 @@ welcome message and one tag, none lost, none twice."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from huiyuan.automation import rules
 from huiyuan.automation.models import Message, Rule, Run, Step
+from huiyuan.loyalty.models import Coupon
 from huiyuan.members.models import Member, MemberTag, Tag
 from huiyuan.members.services import member_enroll
+from huiyuan.platform.tenancy import tenant_timezone
 
-from .test_delivery_faults import Sweeper, wait_until
-from .test_delivery_faults import stack as delivery_stack  # noqa: F401 - pytest finds the fixture as "stack"
+from .test_delivery_faults import Sweeper, stack, wait_until  # noqa: F401 - ``stack`` is a fixture
 
 pytestmark = pytest.mark.slow
 
 
-def test_a_worker_killed_mid_run_neither_loses_nor_repeats_a_send(stack: dict[str, Any]) -> None:
+def test_a_worker_killed_mid_run_neither_loses_nor_repeats_a_send(stack: dict[str, Any]) -> None:  # noqa: F811
     world = stack["world"]
     with tenant_context(world.tenant):
         tag = Tag.objects.create(name="新会员-worker")
@@ -72,4 +75,79 @@ def test_a_worker_killed_mid_run_neither_loses_nor_repeats_a_send(stack: dict[st
             Rule.objects.filter(pk=rule.pk).update(version=None)
             Rule.objects.filter(pk=rule.pk).delete()
             Tag.objects.filter(pk=tag.pk).delete()
+        connection.set_schema_to_public()
+
+
+def test_a_birthday_timer_fires_on_a_real_worker_when_the_clock_reaches_nine_and_only_once(
+    stack: dict[str, Any],  # noqa: F811
+) -> None:
+    """The clock is the timers' due time: moving it (the test makes the 09:00 timer due now) is all
+    the worker sees. A duplicate of the timer's message finds it handled and sends nothing more."""
+    from huiyuan.automation import gallery
+    from huiyuan.automation.engine import SCHEDULE
+    from huiyuan.loyalty.models import CouponTemplate
+    from huiyuan.platform.events.models import Delivery
+    from huiyuan.platform.events.tasks import deliver_event
+
+    world = stack["world"]
+    phones = ["+8613500009001", "+8613500009002"]
+    with tenant_context(world.tenant):
+        from huiyuan.automation.guards import automation_settings
+
+        settings = automation_settings()
+        settings.quiet_start = settings.quiet_end  # no quiet hours: the worker runs on the real clock
+        settings.save()
+        coupon = CouponTemplate.objects.create(name="生日券-worker", kind="fixed", amount_off=8, valid_days=7)
+        today_local = timezone.now().astimezone(tenant_timezone()).date()
+        born = Member.objects.create(
+            phone=phones[0], card_no="BW1", name="寿星", birthday=today_local.replace(year=1990)
+        )
+        Member.objects.create(
+            phone=phones[1], card_no="BW2", name="路人", birthday=(today_local.replace(year=1990) + timedelta(days=3))
+        )
+        rule = gallery.template_install(actor=world.hq, key="birthday", coupon_template_id=coupon.pk)
+        timer = Delivery.objects.get(subscriber=SCHEDULE, status="pending")
+    connection.set_schema_to_public()
+    stack["new_worker"]()
+    try:
+        with Sweeper():
+            time.sleep(2)
+            with tenant_context(world.tenant):
+                assert not Run.objects.filter(rule=rule).exists()  # not nine o'clock yet
+            connection.set_schema_to_public()
+            # The timer is for 09:00 of its day; the clock reaching it is the timer becoming due. Its
+            # payload names the day, so "today" is the day the test set, whatever the real date.
+            Delivery.objects.filter(pk=timer.pk).update(next_attempt_at=timezone.now())
+            from huiyuan.platform.events.models import OutboxEvent
+
+            event = OutboxEvent.objects.get(pk=timer.event_id)
+            event.payload = {**event.payload, "day": today_local.isoformat()}
+            event.save(update_fields=["payload"])
+
+            def greeted() -> bool:
+                with tenant_context(world.tenant):
+                    done = Message.objects.filter(member=born).exists()
+                connection.set_schema_to_public()
+                return done
+
+            wait_until(greeted, 60, "the birthday greeting")
+            with tenant_context(world.tenant):
+                deliver_event.apply_async(args=[timer.pk])  # the timer's message again
+            connection.set_schema_to_public()
+            time.sleep(3)
+        with tenant_context(world.tenant):
+            assert list(Run.objects.filter(rule=rule).values_list("member_id", flat=True)) == [born.pk]
+            assert Message.objects.filter(member=born).count() == 1
+            assert Coupon.objects.filter(member=born).count() == 1
+            rule.refresh_from_db()
+            assert rule.next_run_at is not None and rule.next_run_at.astimezone(tenant_timezone()).hour == 9
+            assert rule.next_run_at.astimezone(tenant_timezone()).date() == today_local + timedelta(days=1)
+    finally:
+        with tenant_context(world.tenant):
+            Coupon.objects.filter(template__name="生日券-worker").delete()
+            Member.objects.filter(phone__in=phones).delete()
+            Rule.objects.filter(pk=rule.pk).update(version=None)
+            Rule.objects.filter(pk=rule.pk).delete()
+            CouponTemplate.objects.filter(name="生日券-worker").delete()
+            automation_settings().delete()
         connection.set_schema_to_public()
