@@ -80,6 +80,12 @@ def delta(worlds: dict[str, World], django_db_blocker: Any) -> Iterator[World]:
         connections.close_all()
 
 
+def _playwright_timeout() -> type[Exception]:
+    from playwright.sync_api import TimeoutError as timeout_error
+
+    return timeout_error
+
+
 def _login(page: Any, server: str, world: World, persona: str) -> None:
     port = server.rsplit(":", 1)[1]
     page.goto(f"http://{world.host}:{port}/login/")
@@ -110,7 +116,11 @@ def test_marketing_builds_a_rule_from_a_template_and_starts_a_campaign(
     assert row.locator(".cond-field").input_value() == "m_score"
     assert "至少" in row.locator(".cond-op").inner_text()
     row.locator(".cond-value").fill("3")
-    page.wait_for_function("document.querySelector('#live-count').textContent.includes('1')")
+    PlaywrightTimeout = _playwright_timeout()  # noqa: N806
+    try:  # the count for the new value replaces the one for the old
+        page.wait_for_function("document.querySelector('#live-count').textContent.includes('当前有 1 位会员符合')")
+    except PlaywrightTimeout:
+        pytest.fail(f"the live count says {page.inner_text('#live-count')!r}")
     page.click("button[name=do][value=dry_run]")
     page.wait_for_selector("#dry-run")
     assert "当前将触达 1 位会员" in page.inner_text("#dry-run")

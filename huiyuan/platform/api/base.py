@@ -25,9 +25,10 @@ class TenantAPIView(views.APIView):
 
 
 def query_int(request: Request, name: str) -> int | None:
-    """An optional whole-number query parameter, or a field error naming it."""
+    """An optional whole-number query parameter, or a field error naming it. Present but empty
+    (``?store=``) is an error too: it must not silently mean "every store"."""
     raw = request.query_params.get(name)
-    if raw in (None, ""):
+    if raw is None:
         return None
     if not raw.isdecimal() or len(raw) > 18:
         raise ValidationFailed(fields={name: [_("A whole number.")]})
