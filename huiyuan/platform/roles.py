@@ -40,6 +40,7 @@ OPERATIONS: dict[str, Operation] = {
         Operation("platform.apikey.manage", _("Manage API keys")),
         Operation("platform.audit.view", _("View the audit log")),
         Operation("platform.events.manage", _("See and retry event deliveries that failed")),
+        Operation("platform.integrations.manage", _("Connect vendors (SMS, WeCom, Kingdee) and read their log")),
         Operation("members.member.view", _("View members"), api_key_allowed=True),
         Operation("members.member.create", _("Enrol members"), api_key_allowed=True),
         Operation("members.member.update", _("Edit members"), api_key_allowed=True),

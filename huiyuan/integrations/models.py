@@ -1,0 +1,71 @@
+"""A merchant's connections to vendors (credentials encrypted at rest), the SMS templates mapped to
+the vendor's, and the log of every call made to a vendor on the merchant's behalf."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Connection(models.Model):
+    provider = models.CharField(_("provider"), max_length=40)
+    name = models.CharField(_("name"), max_length=100)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    credentials = models.TextField(blank=True)  # Fernet token of the JSON credentials (``crypto.py``)
+    settings = models.JSONField(default=dict, blank=True)  # not secret: endpoint, sign name, region
+    last_test_at = models.DateTimeField(null=True, blank=True)
+    last_test_ok = models.BooleanField(null=True)
+    last_test_message = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["provider", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.provider}: {self.name}"
+
+
+class SmsTemplate(models.Model):
+    """A vendor SMS template (approved at the vendor) and how our variables fill its parameters."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="sms_templates")
+    name = models.CharField(_("name"), max_length=100)
+    vendor_code = models.CharField(_("vendor template"), max_length=64)  # SMS_123456 / 1110
+    # {"code": "{{coupon_code}}", "name": "{{name}}"} (Aliyun) or ["{{name}}", "{{coupon_code}}"] (Tencent)
+    params = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class VendorCall(models.Model):
+    """One call to a vendor: the delivery log staff read (recipient masked)."""
+
+    class Status(models.TextChoices):
+        OK = "ok", _("Accepted")
+        FAILED = "failed", _("Failed")
+        RETRYING = "retrying", _("Failed, will retry")
+
+    connection = models.ForeignKey(Connection, null=True, on_delete=models.SET_NULL, related_name="calls")
+    provider = models.CharField(max_length=40)
+    operation = models.CharField(max_length=40)  # "send_sms", "test", "token"
+    recipient = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    vendor_message_id = models.CharField(max_length=120, blank=True)
+    error_code = models.CharField(max_length=100, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    reference = models.CharField(max_length=80, blank=True)  # what asked for it: "automation:step:12"
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-pk"]
+        indexes = [models.Index(fields=["connection", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.provider}.{self.operation} {self.status}"

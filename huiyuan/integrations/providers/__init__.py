@@ -1,0 +1,3 @@
+"""Vendor providers, one module each, registered on import."""
+
+from . import aliyun_sms, tencent_sms  # noqa: F401
