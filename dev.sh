@@ -57,6 +57,6 @@ command=${1:-}
 [ $# -gt 0 ] && shift
 case "$command" in
   up)    ensure_venv; ensure_assets; exec .venv/bin/python -m huiyuan up "$@" ;;
-  test)  ensure_venv; exec .venv/bin/python -m huiyuan test "$@" ;;
+  test)  ensure_venv; ensure_assets; exec .venv/bin/python -m huiyuan test "$@" ;;
   *)     echo "usage: ./dev.sh up [--bind HOST:PORT] | ./dev.sh test [pytest args]" >&2; exit 2 ;;
 esac

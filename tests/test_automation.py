@@ -208,32 +208,50 @@ def test_editing_a_live_rule_leaves_runs_under_way_on_their_version(in_alpha: Wo
         assert list(Message.objects.filter(member=later).values_list("body", flat=True)) == ["第二版"]
 
 
-def test_a_failing_action_retries_with_backoff_ends_dead_and_an_admin_revives_it(in_alpha: World, settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_send_retries_with_backoff_ends_failed_and_staff_can_resend(in_alpha: World, settings) -> None:  # type: ignore[no-untyped-def]
+    from huiyuan.automation.sending import message_send, messages_resend
+
     settings.HUIYUAN_EMAIL_CONFIGURED = True
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 9  # nothing listens: connection refused
     settings.HUIYUAN_AUTOMATION_MAX_ATTEMPTS = 3
     Member.objects.filter(pk=in_alpha.member_a.pk).update(email="a@example.cn", consent_email=True)
     with time_machine.travel(at(2027, 3, 1, 10, 0), tick=False):
-        rule = _message_rule(in_alpha, "邮件", channel="email")
+        _message_rule(in_alpha, "邮件", channel="email")
         from huiyuan.members.services import member_update
 
         member_update(actor=in_alpha.hq, member_id=in_alpha.member_a.pk, data={"city": "苏州"})
         drain()
         step = Step.objects.get()
-        assert step.status == Step.Status.FAILED and step.attempts == 1 and "SMTP" in step.last_error
-        assert step.due_at == at(2027, 3, 1, 10, 1)  # one minute, then two
+        assert step.status == Step.Status.DONE  # the step queued the message; sending is the message's
+        message = Message.objects.get()
+        assert message.status == Message.Status.QUEUED and message.attempts == 1 and "SMTP" in message.error
     for moment in (at(2027, 3, 1, 10, 1), at(2027, 3, 1, 10, 3)):  # the second try, then the third
         with time_machine.travel(moment, tick=False):
             drain(until=moment)
-    with time_machine.travel(at(2027, 3, 1, 11, 0), tick=False):
-        step.refresh_from_db()
-        assert step.status == Step.Status.DEAD and step.attempts == 3
-        assert step.run.status == Run.Status.FAILED
-        assert not Message.objects.exists()  # a failed send keeps no "sent" message
-        assert rules.step_retry(actor=in_alpha.hq, rule_id=rule.pk) == 1
-        step.refresh_from_db()
-        assert step.status == Step.Status.PENDING and step.attempts == 0
+            message_send(message.pk)  # what the task handed over by the watchdog does
+    message.refresh_from_db()
+    assert message.status == Message.Status.FAILED and message.attempts == 3
+    assert messages_resend(message_ids=[message.pk]) == 1
+    message.refresh_from_db()
+    assert message.status == Message.Status.QUEUED and message.attempts == 0
+
+
+def test_a_message_claimed_by_a_worker_that_died_is_never_sent_twice(in_alpha: World) -> None:
+    from huiyuan.automation.sending import CLAIM_LEASE, message_send
+
+    with time_machine.travel(at(2027, 3, 1, 10, 0), tick=False):
+        message = Message.objects.create(member=in_alpha.member_a, channel="email", address="a@x.cn", body="hi")
+        Message.objects.filter(pk=message.pk).update(status="sending", claimed_at=at(2027, 3, 1, 10, 0), attempts=1)
+        assert message_send(message.pk) == "not queued"  # a second copy of the task finds nothing to claim
+        from huiyuan.automation.sending import WATCHDOG
+        from huiyuan.platform.events.services import deliveries_schedule
+
+        deliveries_schedule(WATCHDOG, WATCHDOG, [({"message_id": message.pk}, at(2027, 3, 1, 10, 0) + CLAIM_LEASE)])
+    with time_machine.travel(at(2027, 3, 1, 10, 5), tick=False):
+        drain(until=at(2027, 3, 1, 10, 5))
+    message.refresh_from_db()
+    assert message.status == Message.Status.UNCONFIRMED and message.attempts == 1
 
 
 def test_dry_run_counts_who_a_rule_would_reach_and_respects_pii_permission(in_alpha: World) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+KEY = "qPn5rVn9l5Yb0lJ0bqV7dS8kK2m4F0oQxWq3x3zZr1E="  # a Fernet key for the tests only
 STRONG = "p7Qm2vX9sLr4Tz8Wc1Nd6Hy3Jk5Bf0GaEu-RiOoPq_Ws"
 
 
@@ -29,7 +30,9 @@ def start_settings(**env: str) -> subprocess.CompletedProcess[str]:
         ({}, "SECRET_KEY"),
         ({"SECRET_KEY": "short"}, "SECRET_KEY"),
         ({"SECRET_KEY": "a" * 60}, "SECRET_KEY"),
-        ({"SECRET_KEY": STRONG, "DEBUG": "true"}, "DEBUG"),
+        ({"SECRET_KEY": STRONG, "DEBUG": "true", "HUIYUAN_CREDENTIALS_KEYS": KEY}, "DEBUG"),
+        ({"SECRET_KEY": STRONG}, "HUIYUAN_CREDENTIALS_KEYS"),
+        ({"SECRET_KEY": STRONG, "HUIYUAN_CREDENTIALS_KEYS": "not-a-key"}, "HUIYUAN_CREDENTIALS_KEYS"),
     ],
 )
 def test_production_refuses_insecure_settings(env: dict[str, str], complaint: str) -> None:
@@ -39,7 +42,7 @@ def test_production_refuses_insecure_settings(env: dict[str, str], complaint: st
 
 
 def test_production_starts_with_a_strong_secret_and_debug_off() -> None:
-    result = start_settings(HUIYUAN_ENV="production", SECRET_KEY=STRONG)
+    result = start_settings(HUIYUAN_ENV="production", SECRET_KEY=STRONG, HUIYUAN_CREDENTIALS_KEYS=KEY)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
 
@@ -70,6 +73,7 @@ def test_production_turns_on_https_hsts_secure_cookies_and_closes_the_docs() -> 
             "DJANGO_SETTINGS_MODULE": "huiyuan.platform.settings",
             "HUIYUAN_ENV": "production",
             "SECRET_KEY": STRONG,
+            "HUIYUAN_CREDENTIALS_KEYS": KEY,
         },
         capture_output=True,
         text=True,

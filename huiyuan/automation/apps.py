@@ -8,4 +8,4 @@ class AutomationConfig(AppConfig):
 
     def ready(self) -> None:
         # Registries fill themselves on import: one module per trigger, condition and action type.
-        from . import actions, campaigns, channels, conditions, engine, triggers, workflow  # noqa: F401
+        from . import actions, campaigns, channels, conditions, engine, sending, triggers, workflow  # noqa: F401

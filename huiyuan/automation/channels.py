@@ -19,11 +19,14 @@ class InboxChannel(Channel):
 
     key = "inbox"
     label = _("Member inbox (app)")
+    external = False
 
     def address(self, member: Any) -> str | None:
         return str(member.pk)
 
-    def send(self, *, member: Any, address: str, subject: str, body: str, message_id: int) -> str:
+    def send(
+        self, *, member: Any, address: str, subject: str, body: str, message_id: int, options: dict[str, Any]
+    ) -> str:
         return f"inbox:{message_id}"  # the stored message is the delivery
 
 
@@ -36,7 +39,9 @@ class EmailChannel(Channel):
     def address(self, member: Any) -> str | None:
         return member.email or None
 
-    def send(self, *, member: Any, address: str, subject: str, body: str, message_id: int) -> str:
+    def send(
+        self, *, member: Any, address: str, subject: str, body: str, message_id: int, options: dict[str, Any]
+    ) -> str:
         if not settings.HUIYUAN_EMAIL_CONFIGURED:
             raise ActionFailed(str(_("E-mail is not set up: the administrator sets HUIYUAN_EMAIL_URL.")), retry=False)
         message_key = f"<huiyuan.{message_id}@{settings.HUIYUAN_BASE_DOMAIN}>"

@@ -103,6 +103,8 @@ def runs_start(
     """Start a run for each member matching ``members`` (and the rule's member conditions) that has
     none yet in its period. One statement writes the runs, their first steps and the steps'
     deliveries, so a schedule reaching 100,000 members costs one round trip. Returns runs started."""
+    if member_ids is not None and not member_ids:
+        return 0  # nobody (a campaign whose audience is all held out)
     qs = Member.objects.filter(status=Member.Status.ACTIVE)
     if member_ids is not None:
         qs = qs.filter(pk__in=member_ids)

@@ -137,21 +137,32 @@ class Step(models.Model):
 
 
 class Message(models.Model):
-    """A message to a member through a channel. The step that sends it holds one at most."""
+    """A message to a member through a channel. The step that sends it holds one at most.
+
+    Messages to outside vendors (e-mail, SMS) are sent after the step commits, by a task that first
+    claims the message (``queued`` → ``sending``, committed) and only then calls the vendor: a
+    worker dying in the call leaves it ``sending``, which the watchdog turns into ``unconfirmed``
+    (listed for staff, never sent again automatically), so no member gets a message twice."""
 
     class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
         SENDING = "sending", _("Sending")
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
+        UNCONFIRMED = "unconfirmed", _("Unconfirmed (the sender stopped mid-send)")
 
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="messages")
     channel = models.CharField(max_length=20)
+    address = models.CharField(max_length=200, blank=True)
     subject = models.CharField(max_length=200, blank=True)
     body = models.TextField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SENDING)
+    options = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)  # vendor template, values
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
     step = models.OneToOneField(Step, null=True, blank=True, on_delete=models.SET_NULL, related_name="message")
     rule = models.ForeignKey(Rule, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
-    vendor_message_id = models.CharField(max_length=100, blank=True)
+    vendor_message_id = models.CharField(max_length=120, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)

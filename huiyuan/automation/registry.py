@@ -42,7 +42,7 @@ def clean_params(params: tuple[Param, ...], config: dict[str, Any], path: str) -
             if param.required:
                 errors[where] = [_("Required.")]
             continue
-        if param.kind in {"int", "coupon_template", "tag", "tier", "task_type", "segment"}:
+        if param.kind in {"int", "coupon_template", "tag", "tier", "task_type", "segment", "sms_template"}:
             try:
                 number = int(str(value).strip())
             except ValueError:
@@ -176,13 +176,22 @@ class Channel:
     key: ClassVar[str]
     label: ClassVar[Any]
     consent_field: ClassVar[str | None] = None  # the member's opt-in for this channel
+    # Sent by an outside vendor: after the step commits, claimed first, at most once (``sending.py``).
+    external: ClassVar[bool] = True
 
     def address(self, member: Any) -> str | None:
         """Where to send, or None when the member cannot be reached this way."""
         raise NotImplementedError
 
-    def send(self, *, member: Any, address: str, subject: str, body: str, message_id: int) -> str:
-        """Send; return the vendor's message id. Raise ``ActionFailed`` on failure."""
+    def clean_options(self, config: dict[str, Any], path: str) -> dict[str, Any]:
+        """Check the channel's own settings of a message action (an SMS template); return them."""
+        return {}
+
+    def send(
+        self, *, member: Any, address: str, subject: str, body: str, message_id: int, options: dict[str, Any]
+    ) -> str:
+        """Send; return the vendor's message id. Raise ``ActionFailed`` on failure (``retry``: the
+        vendor says it did not send), ``ActionSkipped`` when it cannot be sent this way at all."""
         raise NotImplementedError
 
 

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy
 
 from huiyuan.automation.messaging import render
 from huiyuan.automation.registry import ActionFailed, ActionSkipped, Channel, register_channel
+from huiyuan.platform.errors import ValidationFailed
 
 from .models import SmsTemplate
 from .registry import SMS, VendorError, VendorRefused
@@ -28,29 +29,31 @@ class SmsChannel(Channel):
     key = "sms"
     label = gettext_lazy("SMS")
     consent_field = "consent_sms"
-    needs_vendor_template = True
 
     def address(self, member: Any) -> str | None:
         return member.phone or None
 
+    def clean_options(self, config: dict[str, Any], path: str) -> dict[str, Any]:
+        """An SMS goes out as a template the vendor approved: the action must name one."""
+        if not SmsTemplate.objects.filter(pk=config.get("sms_template_id") or 0, connection__enabled=True).exists():
+            raise ValidationFailed(
+                fields={f"{path}.sms_template_id": [_("Choose an SMS template of a connected provider.")]}
+            )
+        return {}
+
     def send(
-        self,
-        *,
-        member: Any,
-        address: str,
-        subject: str,
-        body: str,
-        message_id: int,
-        template_id: int | None = None,
-        values: dict[str, str] | None = None,
-        reference: str = "",
+        self, *, member: Any, address: str, subject: str, body: str, message_id: int, options: dict[str, Any]
     ) -> str:
         connection = connection_for(SMS)
         if connection is None:
             raise ActionSkipped(_("No SMS provider is connected."))
-        template = SmsTemplate.objects.filter(pk=template_id, connection=connection).first()
+        reference = str(options.get("reference", ""))
+        values = options.get("values") or {}
+        template = SmsTemplate.objects.filter(pk=options.get("template_id") or 0, connection=connection).first()
         if template is None:
-            raise ActionFailed(_("The SMS template of this action is not one of the connected provider's."), retry=False)
+            raise ActionFailed(
+                _("The SMS template of this action is not one of the connected provider's."), retry=False
+            )
         provider = provider_for(connection)
         try:
             # No retry here: the vendor may have sent it. The step retries only after a failure that
@@ -60,7 +63,9 @@ class SmsChannel(Channel):
                 "send_sms",
                 address,
                 lambda: provider.send_sms(  # type: ignore[attr-defined]
-                    phone=address, template_code=template.vendor_code, params=sms_params(template, values or {}),
+                    phone=address,
+                    template_code=template.vendor_code,
+                    params=sms_params(template, values),
                     reference=reference,
                 ),
                 reference=reference,

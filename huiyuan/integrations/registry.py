@@ -85,8 +85,14 @@ STAFF_NOTIFIER = "staff_notifier"
 STAFF_TASKS = "staff_tasks"
 FINANCE_SYNC = "finance_sync"
 MEMBER_SOURCE = "member_source"
-CAPABILITY_LABELS = {SMS: "SmsSender", EMAIL: "EmailSender", STAFF_NOTIFIER: "StaffNotifier",
-                     STAFF_TASKS: "StaffTaskCreator", FINANCE_SYNC: "FinanceSync", MEMBER_SOURCE: "MemberSource"}
+CAPABILITY_LABELS = {
+    SMS: "SmsSender",
+    EMAIL: "EmailSender",
+    STAFF_NOTIFIER: "StaffNotifier",
+    STAFF_TASKS: "StaffTaskCreator",
+    FINANCE_SYNC: "FinanceSync",
+    MEMBER_SOURCE: "MemberSource",
+}
 
 
 def register_provider(cls: type[Provider]) -> type[Provider]:

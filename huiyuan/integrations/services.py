@@ -59,7 +59,9 @@ def connection_save(
     errors: dict[str, list[str]] = {}
     clean_credentials: dict[str, Any] = {}
     for field in cls.credential_fields:
-        value = str((credentials or {}).get(field.name) or "").strip() or (stored.get(field.name, "") if field.secret else "")
+        value = str((credentials or {}).get(field.name) or "").strip() or (
+            stored.get(field.name, "") if field.secret else ""
+        )
         if field.required and not value:
             errors[f"credentials.{field.name}"] = [_("Required.")]
         clean_credentials[field.name] = value
@@ -93,8 +95,12 @@ def connection_set_enabled(*, actor: Any, connection_id: int, enabled: bool) -> 
     connection = connection_get(actor=actor, connection_id=connection_id)
     connection.enabled = enabled
     connection.save(update_fields=["enabled", "updated_at"])
-    audit_record(actor=actor, action="integrations.connection.enable" if enabled else "integrations.connection.disable",
-                 obj=connection, changes={})
+    audit_record(
+        actor=actor,
+        action="integrations.connection.enable" if enabled else "integrations.connection.disable",
+        obj=connection,
+        changes={},
+    )
     return connection
 
 
@@ -178,7 +184,9 @@ def _log(
     final: bool = True,
     reference: str = "",
 ) -> None:
-    status = VendorCall.Status.OK if error is None else (VendorCall.Status.FAILED if final else VendorCall.Status.RETRYING)
+    status = (
+        VendorCall.Status.OK if error is None else (VendorCall.Status.FAILED if final else VendorCall.Status.RETRYING)
+    )
     VendorCall.objects.create(
         connection=connection,
         provider=connection.provider,

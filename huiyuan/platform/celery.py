@@ -38,7 +38,9 @@ class TenantOnlyTask(TenantTask):
 
 app = CeleryApp("huiyuan")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(lambda: ["huiyuan.platform.events", "huiyuan.tenants", "huiyuan.members", "huiyuan.loyalty"])
+app.autodiscover_tasks(
+    lambda: ["huiyuan.platform.events", "huiyuan.tenants", "huiyuan.members", "huiyuan.loyalty", "huiyuan.automation"]
+)
 
 
 def tenant_task(*args: Any, **kwargs: Any) -> Any:

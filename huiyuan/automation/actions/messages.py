@@ -12,6 +12,7 @@ from .. import guards
 from ..messaging import message_values, render, template_check
 from ..models import Message
 from ..registry import CHANNELS, Action, ActionSkipped, Param, StepContext, register_action
+from ..sending import message_queue
 
 
 @register_action
@@ -21,15 +22,20 @@ class SendMessage(Action):
     sends_message = True
     params = (
         Param("channel", gettext_lazy("Channel"), "channel", default="inbox"),
+        Param("sms_template_id", gettext_lazy("SMS template"), "sms_template", required=False),
         Param("subject", gettext_lazy("Title"), "text", required=False),
-        Param("body", gettext_lazy("Text"), "longtext"),
+        Param("body", gettext_lazy("Text"), "longtext", required=False),
     )
 
     def clean(self, config: dict[str, Any], path: str, actor: Any) -> dict[str, Any]:
         cleaned = super().clean(config, path, actor)
-        if cleaned["channel"] not in CHANNELS:
+        channel = CHANNELS.get(cleaned["channel"])
+        if channel is None:
             raise ValidationFailed(fields={f"{path}.channel": [_("This channel is not available.")]})
-        template_check(cleaned["body"], f"{path}.body")
+        cleaned.update(channel.clean_options(cleaned, path))
+        if not cleaned.get("body") and not cleaned.get("sms_template_id"):
+            raise ValidationFailed(fields={f"{path}.body": [_("Write the message.")]})
+        template_check(cleaned.get("body", ""), f"{path}.body")
         template_check(cleaned.get("subject", ""), f"{path}.subject")
         return cleaned
 
@@ -45,12 +51,27 @@ class SendMessage(Action):
             raise ActionSkipped(_("The member has no address for %(c)s.") % {"c": channel.label})
         guards.message_allowed(member_id=member.pk, now=ctx.now)
         values = message_values(member, ctx.run.context, ctx.event)
-        body = render(ctx.config["body"], values)
+        body = render(ctx.config.get("body", ""), values)
         subject = render(ctx.config.get("subject", ""), values)
+        options = {"values": values, "reference": ctx.key}
+        if ctx.config.get("sms_template_id"):
+            options["template_id"] = ctx.config["sms_template_id"]
         message = Message.objects.create(
-            member=member, channel=channel.key, subject=subject, body=body, step=ctx.step, rule=ctx.run.rule
+            member=member,
+            channel=channel.key,
+            address=address,
+            subject=subject,
+            body=body,
+            options=options,
+            step=ctx.step,
+            rule=ctx.run.rule,
         )
-        vendor_id = channel.send(member=member, address=address, subject=subject, body=body, message_id=message.pk)
+        if channel.external:
+            message_queue(message)  # sent after this step commits, claimed first: at most once
+            return {"message_id": message.pk, "channel": channel.key, "queued": True}
+        vendor_id = channel.send(
+            member=member, address=address, subject=subject, body=body, message_id=message.pk, options=options
+        )
         message.status, message.vendor_message_id, message.sent_at = Message.Status.SENT, vendor_id, timezone.now()
         message.save(update_fields=["status", "vendor_message_id", "sent_at"])
         return {"message_id": message.pk, "channel": channel.key}

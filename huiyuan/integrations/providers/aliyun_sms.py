@@ -11,11 +11,21 @@ from alibabacloud_dysmsapi20170525 import models as dysms
 from alibabacloud_dysmsapi20170525.client import Client
 from alibabacloud_tea_openapi import models as openapi
 from alibabacloud_tea_util import models as tea_util
+from darabonba.exceptions import UnretryableException as DaraUnretryable
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from Tea.exceptions import TeaException, UnretryableException
 
-from ..registry import SMS, Field, Provider, VendorError, VendorRefused, VendorThrottled, VendorUnavailable, register_provider
+from ..registry import (
+    SMS,
+    Field,
+    Provider,
+    VendorError,
+    VendorRefused,
+    VendorThrottled,
+    VendorUnavailable,
+    register_provider,
+)
 from ._endpoint import split_endpoint
 
 THROTTLED = {"isv.BUSINESS_LIMIT_CONTROL", "Throttling.User", "Throttling", "isv.DAY_LIMIT_CONTROL"}
@@ -73,22 +83,27 @@ class AliyunSms(Provider):
         status = {0: gettext("under review"), 1: gettext("approved"), 2: gettext("rejected")}.get(
             body.sign_status, str(body.sign_status)
         )
-        return gettext("Connected. Signature %(sign)s is %(status)s.") % {"sign": self.settings["sign_name"], "status": status}
+        return gettext("Connected. Signature %(sign)s is %(status)s.") % {
+            "sign": self.settings["sign_name"],
+            "status": status,
+        }
 
 
 def _call(call: Any) -> Any:
     try:
         return call().body
+    except (UnretryableException, DaraUnretryable, OSError, ValueError) as exc:  # unreachable, timeout, garbled
+        raise VendorUnavailable(f"{type(exc).__name__}: {exc}"[:300], code="UNREACHABLE") from exc
     except TeaException as exc:
         code = str(getattr(exc, "code", "") or "")
-        status = getattr(exc, "statusCode", None)
+        status = getattr(exc, "status_code", None) or getattr(exc, "statusCode", None)
         if code in THROTTLED:
             raise VendorThrottled(exc.message or code, code=code) from exc
         if (isinstance(status, int) and status >= 500) or code in VENDOR_FAULT:
             raise VendorUnavailable(exc.message or code, code=code) from exc
+        if not code:  # the SDK could not read the reply at all
+            raise VendorUnavailable(str(exc)[:300], code="UNREADABLE_REPLY") from exc
         raise VendorRefused(_plain(code, exc.message or ""), code=code) from exc
-    except (UnretryableException, OSError, ValueError) as exc:  # unreachable, timeout, unreadable reply
-        raise VendorUnavailable(f"{type(exc).__name__}: {exc}"[:300], code="UNREACHABLE") from exc
 
 
 def _business_error(code: str, message: str) -> VendorError:

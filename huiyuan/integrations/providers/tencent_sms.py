@@ -14,7 +14,16 @@ from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.sms.v20210111 import models, sms_client
 
-from ..registry import SMS, Field, Provider, VendorError, VendorRefused, VendorThrottled, VendorUnavailable, register_provider
+from ..registry import (
+    SMS,
+    Field,
+    Provider,
+    VendorError,
+    VendorRefused,
+    VendorThrottled,
+    VendorUnavailable,
+    register_provider,
+)
 from ._endpoint import split_endpoint
 
 THROTTLED_PREFIXES = ("LimitExceeded", "RequestLimitExceeded")
@@ -72,7 +81,7 @@ class TencentSms(Provider):
         request.Offset = 0
         reply = _call(lambda: self._client().SmsPackagesStatistics(request))
         packages = reply.SmsPackagesStatisticsSet or []
-        left = sum(int(p.CurrentPackageAmount or 0) - int(p.CurrentUsage or 0) for p in packages)
+        left = sum(int(p.PackageAmount or 0) - int(p.CurrentUsage or 0) for p in packages)
         return gettext("Connected. About %(n)d messages left in the current package.") % {"n": left}
 
 
@@ -81,7 +90,7 @@ def _call(call: Any) -> Any:
         return call()
     except TencentCloudSDKException as exc:
         code = str(exc.get_code() or "")
-        if code == "ClientNetworkError" or code.startswith("ClientError") or code.startswith("ServerNetworkError"):
+        if code in ("ClientNetworkError", "JSONDecodeError") or code.startswith(("ClientError", "ServerNetworkError")):
             raise VendorUnavailable(exc.get_message() or code, code=code) from exc
         raise _error(code, exc.get_message() or "") from exc
 

@@ -9,7 +9,7 @@ BASE_DIR = E.BASE_DIR
 SECRET_KEY = E.SECRET_KEY
 DEBUG = E.DEBUG
 if E.IS_PRODUCTION:
-    check_production_settings(secret_key=SECRET_KEY, debug=DEBUG)
+    check_production_settings(secret_key=SECRET_KEY, debug=DEBUG, credentials_keys=E.CREDENTIALS_KEYS)
 
 ALLOWED_HOSTS = [E.BASE_DOMAIN, f".{E.BASE_DOMAIN}", *E.EXTRA_ALLOWED_HOSTS]
 if not E.IS_PRODUCTION:
@@ -38,6 +38,7 @@ TENANT_APPS = [
     "huiyuan.members",
     "huiyuan.loyalty",
     "huiyuan.automation",
+    "huiyuan.integrations",
     "huiyuan.console",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -216,3 +217,4 @@ if E.EMAIL_URL:
 DEFAULT_FROM_EMAIL = E.EMAIL_FROM
 HUIYUAN_AUTOMATION_RETRY_BASE = E.AUTOMATION_RETRY_BASE
 HUIYUAN_AUTOMATION_MAX_ATTEMPTS = E.AUTOMATION_MAX_ATTEMPTS
+HUIYUAN_CREDENTIALS_KEYS = E.CREDENTIALS_KEYS
