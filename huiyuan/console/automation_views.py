@@ -20,6 +20,7 @@ from huiyuan.automation.guards import automation_settings, automation_settings_u
 from huiyuan.automation.messaging import VARIABLES
 from huiyuan.automation.models import Rule, Step
 from huiyuan.automation.registry import ACTIONS, CHANNELS, TRIGGERS
+from huiyuan.integrations.services import sms_templates_available
 from huiyuan.loyalty.models import CouponTemplate, Tier
 from huiyuan.members.models import Segment, Tag
 from huiyuan.members.segments import condition_catalogue, rows_from_rule, rule_from_rows, segment_list
@@ -64,6 +65,7 @@ def _pickers(request: HttpRequest) -> dict[str, Any]:
         "tags": Tag.objects.filter(kind=Tag.Kind.MANUAL).order_by("name"),
         "tiers": Tier.objects.order_by("rank"),
         "segments": Segment.objects.order_by("name"),
+        "sms_templates": sms_templates_available(),
         "task_types": workflow.task_types_ensure(),
         "store_roles": [(r, Role(r).label) for r in workflow.STORE_ROLES],
         "once_per": list(ONCE_PER_LABELS.items()),

@@ -23,6 +23,7 @@ NAVIGATION = [
     ("console:staff", _("Staff"), "platform.staff.view"),
     ("console:roles", _("Roles"), "platform.staff.view"),
     ("console:apikeys", _("API keys"), "platform.apikey.manage"),
+    ("console:integrations", _("Integrations"), "platform.integrations.manage"),
     ("console:audit", _("Audit log"), "platform.audit.view"),
 ]
 

@@ -61,3 +61,12 @@ urlpatterns += [
     path("tasks/new/", automation_views.task_new, name="task-new"),
     path("tasks/<int:task_id>/", automation_views.task_detail, name="task"),
 ]
+
+from . import integration_views  # noqa: E402
+
+urlpatterns += [
+    path("integrations/", integration_views.integration_list, name="integrations"),
+    path("integrations/new/", integration_views.connection_edit, name="connection-new"),
+    path("integrations/<int:connection_id>/", integration_views.connection_edit, name="connection"),
+    path("integrations/<int:connection_id>/action/", integration_views.connection_action, name="connection-action"),
+]

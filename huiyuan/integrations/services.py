@@ -21,7 +21,7 @@ from huiyuan.platform.phones import mask_phones_in
 from .crypto import credentials_decrypt, credentials_encrypt
 from .limits import rate_wait
 from .models import Connection, VendorCall
-from .registry import PROVIDERS, Provider, TokenExpired, VendorError, VendorUnavailable, provider_class
+from .registry import PROVIDERS, Provider, TokenExpired, VendorError, provider_class
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -211,4 +211,43 @@ def call_log(*, actor: Any, connection_id: int | None = None, status: str = "") 
     return qs
 
 
-__all__ = ["VendorUnavailable", "connection_for", "provider_for", "vendor_call"]
+# ---- SMS templates ------------------------------------------------------------------------------
+def sms_template_save(
+    *, actor: Any, connection_id: int, name: str, vendor_code: str, params: Any, template_id: int | None = None
+) -> Any:
+    """A vendor template and how our variables fill it: a mapping for Aliyun (named parameters), a
+    list for Tencent (numbered parameters)."""
+    from huiyuan.automation.messaging import template_check
+
+    from .models import SmsTemplate
+
+    connection = connection_get(actor=actor, connection_id=connection_id)
+    errors: dict[str, list[str]] = {}
+    if not str(name or "").strip():
+        errors["name"] = [_("Enter a name.")]
+    if not str(vendor_code or "").strip():
+        errors["vendor_code"] = [_("Enter the template code the vendor approved.")]
+    numbered = connection.provider == "tencent_sms"
+    if numbered and not isinstance(params, list):
+        errors["params"] = [_("Tencent templates take their parameters in order: one per line.")]
+    if not numbered and not isinstance(params, dict):
+        errors["params"] = [_("Aliyun templates take named parameters: name=value, one per line.")]
+    if errors:
+        raise ValidationFailed(fields=errors)
+    for value in params if isinstance(params, list) else params.values():
+        template_check(str(value), "params")
+    template = SmsTemplate.objects.filter(pk=template_id, connection=connection).first() if template_id else None
+    template = template or SmsTemplate(connection=connection)
+    template.name, template.vendor_code, template.params = name.strip()[:100], vendor_code.strip()[:64], params
+    template.save()
+    audit_record(
+        actor=actor, action="integrations.sms_template.save", obj=template, changes={"code": template.vendor_code}
+    )
+    return template
+
+
+def sms_templates_available() -> QuerySet[Any]:
+    """Templates of enabled SMS connections, for the rule editor."""
+    from .models import SmsTemplate
+
+    return SmsTemplate.objects.filter(connection__enabled=True).select_related("connection")

@@ -1,0 +1,68 @@
+"""Connecting a vendor in the console: save and test in one go, the vendor's refusal in plain words,
+secrets never shown back, SMS templates mapped, the delivery log; store staff kept out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from huiyuan.integrations.models import Connection, SmsTemplate
+
+from .conftest import World
+from .support.fake_sms import FakeAliyunSms
+from .test_automation_console import console
+
+
+@pytest.fixture
+def aliyun() -> Iterator[FakeAliyunSms]:
+    fake = FakeAliyunSms("LTAI5tFakeKey", "fake-secret-1").start()
+    yield fake
+    fake.stop()
+
+
+def test_hq_connects_aliyun_maps_a_template_and_reads_the_log(alpha: World, aliyun: FakeAliyunSms) -> None:
+    client = console(alpha, "hq")
+    assert client.get("/integrations/").status_code == 200
+    form = {
+        "provider": "aliyun_sms",
+        "name": "阿里云短信",
+        "credential_access_key_id": aliyun.key_id,
+        "credential_access_key_secret": "wrong",
+        "setting_sign_name": "会员通",
+        "setting_endpoint": aliyun.url,
+    }
+    reply = client.post("/integrations/new/?provider=aliyun_sms", form, follow=True)
+    page = reply.content.decode()
+    assert "SignatureDoesNotMatch" in page and "does not match" in page or "不匹配" in page
+    with tenant_context(alpha.tenant):
+        connection = Connection.objects.get()
+        assert connection.last_test_ok is False
+    assert "wrong" not in page  # a secret is never shown back
+    fixed = client.post(
+        f"/integrations/{connection.pk}/", {**form, "credential_access_key_secret": "fake-secret-1"}, follow=True
+    )
+    assert fixed.status_code == 200
+    with tenant_context(alpha.tenant):
+        connection.refresh_from_db()
+        assert connection.last_test_ok is True
+    # Leaving the secret empty keeps it.
+    client.post(f"/integrations/{connection.pk}/", {**form, "credential_access_key_secret": ""})
+    with tenant_context(alpha.tenant):
+        connection.refresh_from_db()
+        assert connection.last_test_ok is True
+    saved = client.post(
+        f"/integrations/{connection.pk}/action/",
+        {"do": "template", "name": "生日", "vendor_code": "SMS_2001", "params": "name={{name}}\ncode={{coupon_code}}"},
+    )
+    assert saved.status_code == 302
+    with tenant_context(alpha.tenant):
+        assert SmsTemplate.objects.get().params == {"name": "{{name}}", "code": "{{coupon_code}}"}
+    log = client.get("/integrations/").content.decode()
+    assert "SignatureDoesNotMatch" in log and aliyun.sent == []
+
+
+def test_store_staff_and_marketing_cannot_reach_integrations(alpha: World) -> None:
+    for persona in ("manager_a", "marketing", "cashier_b", "service"):
+        assert console(alpha, persona).get("/integrations/").status_code == 403
