@@ -238,7 +238,7 @@ def test_a_failing_send_retries_with_backoff_ends_failed_and_staff_can_resend(in
 
 
 def test_a_message_claimed_by_a_worker_that_died_is_never_sent_twice(in_alpha: World) -> None:
-    from huiyuan.automation.sending import CLAIM_LEASE, message_send
+    from huiyuan.automation.sending import claim_lease, message_send
 
     with time_machine.travel(at(2027, 3, 1, 10, 0), tick=False):
         message = Message.objects.create(member=in_alpha.member_a, channel="email", address="a@x.cn", body="hi")
@@ -247,7 +247,7 @@ def test_a_message_claimed_by_a_worker_that_died_is_never_sent_twice(in_alpha: W
         from huiyuan.automation.sending import WATCHDOG
         from huiyuan.platform.events.services import deliveries_schedule
 
-        deliveries_schedule(WATCHDOG, WATCHDOG, [({"message_id": message.pk}, at(2027, 3, 1, 10, 0) + CLAIM_LEASE)])
+        deliveries_schedule(WATCHDOG, WATCHDOG, [({"message_id": message.pk}, at(2027, 3, 1, 10, 0) + claim_lease())])
     with time_machine.travel(at(2027, 3, 1, 10, 5), tick=False):
         drain(until=at(2027, 3, 1, 10, 5))
     message.refresh_from_db()

@@ -151,3 +151,93 @@ def test_a_birthday_timer_fires_on_a_real_worker_when_the_clock_reaches_nine_and
             CouponTemplate.objects.filter(name="生日券-worker").delete()
             automation_settings().delete()
         connection.set_schema_to_public()
+
+
+def test_a_worker_killed_while_the_sms_vendor_answers_sends_nothing_twice(
+    stack: dict[str, Any],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+) -> None:
+    """The fake vendor takes two seconds to answer; the worker is killed while it waits. The vendor
+    may have sent that SMS: the message ends unconfirmed, never sent again. The others go once."""
+    from django.db import connection as db
+
+    from huiyuan.automation.guards import automation_settings
+    from huiyuan.automation.sending import claim_lease
+    from huiyuan.integrations import services
+    from huiyuan.integrations.models import Connection, SmsTemplate
+
+    from .support.fake_sms import FakeAliyunSms
+
+    monkeypatch.setenv("HUIYUAN_SEND_CLAIM_SECONDS", "6")  # the workers started below read it
+    settings.HUIYUAN_SEND_CLAIM_SECONDS = 6
+    world = stack["world"]
+    fake = FakeAliyunSms("LTAI5tWorker", "worker-secret").start()
+    phones = [f"+861370000{i:04d}" for i in range(6)]
+    try:
+        with tenant_context(world.tenant):
+            settings = automation_settings()
+            settings.quiet_start = settings.quiet_end
+            settings.save()
+            sms = services.connection_save(
+                actor=world.hq,
+                provider="aliyun_sms",
+                name="阿里云",
+                credentials={"access_key_id": fake.key_id, "access_key_secret": fake.secret},
+                settings={"sign_name": "会员通", "endpoint": fake.url},
+            )
+            template = SmsTemplate.objects.create(
+                connection=sms, name="欢迎", vendor_code="SMS_9", params={"n": "{{name}}"}
+            )
+            rule = rules.rule_save(
+                actor=world.hq,
+                name="短信欢迎 worker",
+                trigger={"type": "event:member.created"},
+                actions=[{"type": "send_message", "channel": "sms", "sms_template_id": template.pk}],
+                guards={"once_per": "ever", "quiet_hours": False},
+            )
+            rules.rule_set_status(actor=world.hq, rule_id=rule.pk, status="active")
+        db.set_schema_to_public()
+        fake.delay = 2.0
+        worker = stack["new_worker"]()
+        with Sweeper():
+            with tenant_context(world.tenant):
+                for index, phone in enumerate(phones):
+                    member = member_enroll(actor=world.hq, data={"phone": phone, "name": f"短{index}"})
+                    Member.objects.filter(pk=member.pk).update(consent_sms=True)
+            db.set_schema_to_public()
+
+            def first_request_in_flight() -> bool:
+                return fake.requests >= 1
+
+            wait_until(first_request_in_flight, 60, "the first SMS to reach the vendor")
+            time.sleep(0.5)
+            worker.kill_main_process()  # mid-send: the vendor has the request, we have no answer
+            fake.delay = 0.0
+            stack["new_worker"]()
+
+            def settled() -> bool:
+                with tenant_context(world.tenant):
+                    open_ = Message.objects.filter(member__phone__in=phones, status__in=["queued", "sending"]).count()
+                db.set_schema_to_public()
+                return open_ == 0
+
+            # The claim lease decides when a silent "sending" becomes "unconfirmed".
+            wait_until(settled, claim_lease().total_seconds() + 90, "every message to settle")
+        with tenant_context(world.tenant):
+            statuses = list(Message.objects.filter(member__phone__in=phones).values_list("status", flat=True))
+        db.set_schema_to_public()
+        sent_to = [s["phone"] for s in fake.sent]
+        assert len(sent_to) == len(set(sent_to)), "an SMS went to the same member twice"
+        assert statuses.count("sent") + statuses.count("unconfirmed") == len(phones)
+        assert statuses.count("unconfirmed") >= 1  # the one(s) in the vendor's hands when the worker died
+        assert sorted(sent_to) == sorted(set(sent_to))
+    finally:
+        fake.stop()
+        with tenant_context(world.tenant):
+            Member.objects.filter(phone__in=phones).delete()
+            Rule.objects.filter(name="短信欢迎 worker").update(version=None)
+            Rule.objects.filter(name="短信欢迎 worker").delete()
+            Connection.objects.all().delete()
+            automation_settings().delete()
+        db.set_schema_to_public()

@@ -33,12 +33,16 @@ from .registry import CHANNELS, ActionFailed, ActionSkipped
 
 logger = logging.getLogger(__name__)
 WATCHDOG = "automation.message_watch"
-CLAIM_LEASE = timedelta(seconds=120)  # longer than any vendor call (timeouts are 10 s)
+
+
+def claim_lease() -> timedelta:
+    """How long a claimed message may stay ``sending``: longer than any vendor call (10 s timeouts)."""
+    return timedelta(seconds=django_settings.HUIYUAN_SEND_CLAIM_SECONDS)
 
 
 def message_queue(message: Message, *, at: object = None) -> None:
     """Hand the message to a worker after the current transaction commits, and set its watchdog."""
-    due = timezone.now() + CLAIM_LEASE
+    due = timezone.now() + claim_lease()
     deliveries_schedule(WATCHDOG, WATCHDOG, [({"message_id": message.pk}, due)])
     message_id = message.pk
 
@@ -104,12 +108,12 @@ def _watch(event: Event) -> None:
     if message.status == Message.Status.QUEUED:
         message_queue(message)  # the hand-over was lost, or a retry is due
     elif message.status == Message.Status.SENDING and message.claimed_at:
-        if timezone.now() - message.claimed_at >= CLAIM_LEASE:
+        if timezone.now() - message.claimed_at >= claim_lease():
             message.status = Message.Status.UNCONFIRMED
             message.error = _("The sender stopped while sending; the vendor may or may not have sent it.")
             message.save(update_fields=["status", "error"])
         else:
-            deliveries_schedule(WATCHDOG, WATCHDOG, [({"message_id": message.pk}, message.claimed_at + CLAIM_LEASE)])
+            deliveries_schedule(WATCHDOG, WATCHDOG, [({"message_id": message.pk}, message.claimed_at + claim_lease())])
 
 
 subscribe(WATCHDOG, WATCHDOG, _watch, label=gettext_lazy("Messages to send"))

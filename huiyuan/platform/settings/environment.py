@@ -82,6 +82,9 @@ EMAIL_FROM: str = env.str("HUIYUAN_EMAIL_FROM", default="Huiyuan <noreply@localh
 # Automation steps that fail are retried with backoff from this many seconds, doubling, then dead.
 AUTOMATION_RETRY_BASE: float = env.float("HUIYUAN_AUTOMATION_RETRY_BASE", default=60.0)
 AUTOMATION_MAX_ATTEMPTS: int = env.int("HUIYUAN_AUTOMATION_MAX_ATTEMPTS", default=5)
+# A message claimed for sending and not answered within this many seconds (its worker died mid-send)
+# is marked unconfirmed and never sent again automatically.
+SEND_CLAIM_SECONDS: float = env.float("HUIYUAN_SEND_CLAIM_SECONDS", default=120.0)
 # Keys that encrypt vendor credentials at rest (Fernet, urlsafe base64, comma-separated; the first
 # encrypts, all decrypt: put a new key first, run rotate_credentials, then drop the old one).
 # Empty outside production: a key derived from SECRET_KEY. Production refuses to start without one.
