@@ -245,6 +245,9 @@ def _fresh_fault_memory() -> Iterator[None]:
 
     services._handover_paused_until = 0.0
     cache._state.down_until = 0.0
+    from django.core.cache import cache as django_cache
+
+    django_cache.clear()  # counters (daily budgets, rate limits, tokens) must not outlive a test
     from huiyuan.tenants.middleware import forget_routes
 
     forget_routes()  # tenants built and rolled back per test must not be remembered by host

@@ -72,6 +72,14 @@ class Provider:
         self.credentials = credentials
         self.settings = connection.settings or {}
 
+    @classmethod
+    def rate_for(cls, settings: dict[str, Any]) -> float:
+        """Calls per second for a connection: its own setting (the account's contracted limit), or the default."""
+        try:
+            return float(settings.get("rate_per_second") or cls.rate_per_second)
+        except (TypeError, ValueError):
+            return cls.rate_per_second
+
     def test(self) -> str:
         """Call the vendor with the credentials and say what it answered; raise ``VendorError``."""
         raise NotImplementedError

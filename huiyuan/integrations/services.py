@@ -104,8 +104,21 @@ def connection_set_enabled(*, actor: Any, connection_id: int, enabled: bool) -> 
     return connection
 
 
+_providers: dict[tuple[str, int, str], Provider] = {}  # per process: SDK clients are costly to build
+
+
 def provider_for(connection: Connection) -> Provider:
-    return PROVIDERS[connection.provider](connection, credentials_decrypt(connection.credentials))
+    """The connection's provider, reused while the connection is unchanged (an edit changes
+    ``updated_at``, so new credentials are picked up at once)."""
+    key = (connection.provider, connection.pk, connection.updated_at.isoformat() if connection.updated_at else "")
+    provider = _providers.get(key)
+    if provider is None:
+        if len(_providers) > 1000:
+            _providers.clear()
+        provider = _providers[key] = PROVIDERS[connection.provider](
+            connection, credentials_decrypt(connection.credentials)
+        )
+    return provider
 
 
 def connection_test(*, actor: Any, connection_id: int) -> Connection:
@@ -150,7 +163,7 @@ def vendor_call(
     provider = PROVIDERS[connection.provider]
     attempt, token_retried = 0, False
     while True:
-        rate_wait(f"{connection.provider}:{connection.pk}", provider.rate_per_second)
+        rate_wait(f"{connection.provider}:{connection.pk}", provider.rate_for(connection.settings or {}))
         started = time.monotonic()
         try:
             result = call()

@@ -44,10 +44,24 @@ class AliyunSms(Provider):
     setting_fields = (
         Field("sign_name", _("Signature (签名)"), help=_("The approved signature, e.g. 会员通")),
         Field("endpoint", _("Endpoint"), required=False, default="https://dysmsapi.aliyuncs.com"),
+        Field(
+            "rate_per_second",
+            _("Messages per second"),
+            required=False,
+            default="100",
+            help=_("What the account may send; every worker together stays under it."),
+        ),
     )
     rate_per_second = 100.0  # well under the account's 5,000/s; the per-number limits are the vendor's
 
+    _sdk: Client | None = None  # built once per provider object (``provider_for`` keeps them)
+
     def _client(self) -> Client:
+        if self._sdk is None:
+            self._sdk = self._new_client()
+        return self._sdk
+
+    def _new_client(self) -> Client:
         protocol, host = split_endpoint(self.settings.get("endpoint", ""), "dysmsapi.aliyuncs.com")
         return Client(
             openapi.Config(

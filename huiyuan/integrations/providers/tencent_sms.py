@@ -44,10 +44,24 @@ class TencentSms(Provider):
         Field("sign_name", _("Signature (签名)")),
         Field("region", _("Region"), required=False, default="ap-guangzhou"),
         Field("endpoint", _("Endpoint"), required=False, default="https://sms.tencentcloudapi.com"),
+        Field(
+            "rate_per_second",
+            _("Messages per second"),
+            required=False,
+            default="100",
+            help=_("What the account may send; every worker together stays under it."),
+        ),
     )
     rate_per_second = 100.0
 
+    _sdk: sms_client.SmsClient | None = None  # built once per provider object (``provider_for`` keeps them)
+
     def _client(self) -> sms_client.SmsClient:
+        if self._sdk is None:
+            self._sdk = self._new_client()
+        return self._sdk
+
+    def _new_client(self) -> sms_client.SmsClient:
         protocol, host = split_endpoint(self.settings.get("endpoint", ""), "sms.tencentcloudapi.com")
         http = HttpProfile(protocol=protocol, endpoint=host)
         http.reqTimeout = 10
