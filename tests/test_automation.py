@@ -399,3 +399,35 @@ def test_rules_can_filter_on_the_tier_by_name(in_alpha: World) -> None:
             conditions={"member": {"field": "tier", "op": "eq", "value": "不存在"}},
             actions=[{"type": "send_message", "channel": "inbox", "body": "x"}],
         )
+
+
+def test_an_email_carries_an_unsubscribe_link_that_withdraws_consent_after_confirming(
+    alpha: World, settings: Any
+) -> None:
+    from django.core import mail
+
+    from huiyuan.members.services import member_update
+
+    from .conftest import api
+
+    settings.HUIYUAN_EMAIL_CONFIGURED = True
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    with tenant_context(alpha.tenant):
+        Member.objects.filter(pk=alpha.member_a.pk).update(email="a@example.cn", consent_email=True)
+        with time_machine.travel(at(2027, 3, 1, 10, 0), tick=False):
+            _message_rule(alpha, "邮件", channel="email")
+            member_update(actor=alpha.hq, member_id=alpha.member_a.pk, data={"city": "苏州"})
+            drain()
+        assert Message.objects.get().status == Message.Status.SENT
+    sent = mail.outbox[-1]
+    link = next(word for word in sent.body.split() if "/unsubscribe/" in word)
+    assert sent.extra_headers["List-Unsubscribe"] == f"<{link}>"
+    path = "/" + link.split("/", 3)[3]
+    browser = api(alpha)
+    assert browser.get(path).status_code == 200  # opening asks; a mail scanner changes nothing
+    with tenant_context(alpha.tenant):
+        assert Member.objects.get(pk=alpha.member_a.pk).consent_email is True
+    assert browser.post(path).status_code == 200
+    with tenant_context(alpha.tenant):
+        assert Member.objects.get(pk=alpha.member_a.pk).consent_email is False
+    assert browser.get(path[:-5] + "xxxx/").status_code == 404

@@ -66,3 +66,24 @@ def test_hq_connects_aliyun_maps_a_template_and_reads_the_log(alpha: World, aliy
 def test_store_staff_and_marketing_cannot_reach_integrations(alpha: World) -> None:
     for persona in ("manager_a", "marketing", "cashier_b", "service"):
         assert console(alpha, persona).get("/integrations/").status_code == 403
+
+
+def test_marketing_resends_an_unconfirmed_sms_and_sees_the_phone_masked(alpha: World) -> None:
+    from huiyuan.automation.models import Message
+
+    with tenant_context(alpha.tenant):
+        message = Message.objects.create(
+            member=alpha.member_a,
+            channel="sms",
+            address=alpha.member_a.phone,
+            body="生日快乐",
+            status="unconfirmed",
+            error="中断",
+        )
+    client = console(alpha, "marketing")
+    page = client.get("/automation/messages/?status=unconfirmed").content.decode()
+    assert "138****0001" in page and "+8613800000001" not in page and "13800000001" not in page
+    assert client.post("/automation/messages/", {"message": [str(message.pk)]}).status_code == 302
+    with tenant_context(alpha.tenant):
+        message.refresh_from_db()
+        assert message.status == "queued" and message.attempts == 0

@@ -7,10 +7,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.utils.html import escape, linebreaks
+from django.utils.html import escape, format_html, linebreaks
 from django.utils.translation import gettext_lazy as _
 
 from .registry import ActionFailed, Channel, register_channel
+from .unsubscribe import unsubscribe_url
 
 
 @register_channel
@@ -45,10 +46,18 @@ class EmailChannel(Channel):
         if not settings.HUIYUAN_EMAIL_CONFIGURED:
             raise ActionFailed(str(_("E-mail is not set up: the administrator sets HUIYUAN_EMAIL_URL.")), retry=False)
         message_key = f"<huiyuan.{message_id}@{settings.HUIYUAN_BASE_DOMAIN}>"
+        leave = unsubscribe_url(member, "email")
+        footer = _("Do not want these e-mails? Unsubscribe: %(url)s") % {"url": leave}
         mail = EmailMultiAlternatives(
-            subject=subject or body[:40], body=body, to=[address], headers={"Message-ID": message_key}
+            subject=subject or body[:40],
+            body=f"{body}\n\n--\n{footer}",
+            to=[address],
+            headers={"Message-ID": message_key, "List-Unsubscribe": f"<{leave}>"},
         )
-        mail.attach_alternative(linebreaks(escape(body)), "text/html")
+        html_footer = format_html(
+            '<p style="color:#888;font-size:12px"><a href="{}">{}</a></p>', leave, _("Unsubscribe")
+        )
+        mail.attach_alternative(linebreaks(escape(body)) + html_footer, "text/html")
         try:
             mail.send()
         except OSError as exc:  # SMTP refused, timed out or unreachable: worth another try later

@@ -50,3 +50,16 @@ def rule_steps(*, actor: Any, rule_id: int, status: str = "") -> QuerySet[Step]:
 
 def member_messages(member_id: int) -> QuerySet[Message]:
     return Message.objects.filter(member_id=member_id).order_by("-pk")
+
+
+def message_list(*, actor: Any, status: str = "", channel: str = "") -> QuerySet[Message]:
+    """Messages to members, newest first, within the members the actor may see."""
+    from huiyuan.members.selectors import member_list
+
+    check_permission(actor, "automation.rule.manage")
+    qs = Message.objects.filter(member__in=member_list(actor=actor).values("pk")).select_related("member", "rule")
+    if status:
+        qs = qs.filter(status=status)
+    if channel:
+        qs = qs.filter(channel=channel)
+    return qs.order_by("-pk")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings as django_settings
 from django.db import transaction
@@ -25,6 +26,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from huiyuan.platform.access import check_permission
+from huiyuan.platform.audit import audit_record
 from huiyuan.platform.events.registry import Event, subscribe
 from huiyuan.platform.events.services import deliveries_schedule
 
@@ -119,13 +122,16 @@ def _watch(event: Event) -> None:
 subscribe(WATCHDOG, WATCHDOG, _watch, label=gettext_lazy("Messages to send"))
 
 
-def messages_resend(*, message_ids: list[int]) -> int:
-    """Staff decided: send unconfirmed or failed messages again."""
-    ids = list(
-        Message.objects.filter(
-            pk__in=message_ids, status__in=[Message.Status.UNCONFIRMED, Message.Status.FAILED]
-        ).values_list("pk", flat=True)
-    )
+def messages_resend(*, message_ids: list[int], actor: Any = None) -> int:
+    """Staff decided: send unconfirmed or failed messages again (of members they may see)."""
+    qs = Message.objects.filter(pk__in=message_ids, status__in=[Message.Status.UNCONFIRMED, Message.Status.FAILED])
+    if actor is not None:
+        from huiyuan.members.selectors import member_list
+
+        check_permission(actor, "automation.rule.manage")
+        qs = qs.filter(member__in=member_list(actor=actor).values("pk"))
+        audit_record(actor=actor, action="automation.message.resend", obj=None, changes={"messages": len(message_ids)})
+    ids = list(qs.values_list("pk", flat=True))
     with transaction.atomic():
         Message.objects.filter(pk__in=ids).update(status=Message.Status.QUEUED, attempts=0, error="")
         for message in Message.objects.filter(pk__in=ids):

@@ -597,3 +597,43 @@ def readable_errors(exc: DomainError) -> dict[str, Any]:
     context = error_context(exc)
     context["errors"] = {readable_path(path): messages for path, messages in exc.fields.items()}
     return context
+
+
+@_guarded("automation.rule.manage")
+def message_page(request: HttpRequest) -> HttpResponse:
+    """Messages to members: staff see what failed or was cut off mid-send and decide to resend."""
+    from huiyuan.automation.models import Message
+    from huiyuan.automation.sending import messages_resend
+    from huiyuan.members.selectors import visible_phone
+
+    if request.method == "POST":
+        ids = [int(v) for v in request.POST.getlist("message") if v.isdecimal()]
+        count = messages_resend(message_ids=ids, actor=request.user)
+        messages.success(request, _("%(n)d messages queued again.") % {"n": count})
+        return redirect(request.get_full_path())
+    status = request.GET.get("status", "")
+    page = _page(request, selectors.message_list(actor=request.user, status=status))
+    rows = [
+        {
+            "message": m,
+            "to": visible_phone(request.user, m.member, for_display=True) if m.channel == "sms" else m.address,
+        }
+        for m in page
+    ]
+    return render(
+        request,
+        "console/messages.html",
+        {"page": page, "rows": rows, "status": status, "statuses": Message.Status.choices},
+    )
+
+
+def unsubscribe_page(request: HttpRequest, token: str) -> HttpResponse:
+    """A member leaving e-mails (or SMS): no login; opening asks, confirming withdraws consent."""
+    from huiyuan.automation.unsubscribe import unsubscribe_confirm, unsubscribe_read
+
+    found = unsubscribe_read(token)
+    if found is None:
+        return render(request, "console/unsubscribe.html", {"invalid": True}, status=404)
+    member, channel = found
+    done = request.method == "POST" and unsubscribe_confirm(token)
+    return render(request, "console/unsubscribe.html", {"channel": channel, "done": done, "merchant": request.tenant})
