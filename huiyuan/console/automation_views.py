@@ -636,4 +636,5 @@ def unsubscribe_page(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "console/unsubscribe.html", {"invalid": True}, status=404)
     member, channel = found
     done = request.method == "POST" and unsubscribe_confirm(token)
-    return render(request, "console/unsubscribe.html", {"channel": channel, "done": done, "merchant": request.tenant})
+    merchant = getattr(request, "tenant", None)
+    return render(request, "console/unsubscribe.html", {"channel": channel, "done": done, "merchant": merchant})
