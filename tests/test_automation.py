@@ -5,6 +5,7 @@ guards, campaigns with hold-outs, versioning, retries and dead letters, staff ta
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
