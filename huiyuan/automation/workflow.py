@@ -31,6 +31,7 @@ from huiyuan.platform.events.registry import Event, subscribe
 from huiyuan.platform.events.services import deliveries_schedule, event_record
 from huiyuan.platform.models import Store, StoreAssignment, User
 from huiyuan.platform.roles import Role
+from huiyuan.platform.tenancy import tenant_timezone
 
 from .models import Run, StaffNotification, Task, TaskComment, TaskType
 
@@ -286,8 +287,22 @@ def _store_staff(store_id: int | None, role: str) -> QuerySet[User]:
 
 
 def _announce_assignment(task: Task) -> None:
+    """The console's inbox now, and ``task.assigned`` for integrations (a WeCom card to the same people)."""
     recipients = [task.assignee] if task.assignee else list(_store_staff(task.store_id, task.assignee_role))
     _notify(recipients, _("New task: %(t)s") % {"t": task.title}, task.description, task)
+    local_due = timezone.localtime(task.due_at, tenant_timezone()) if task.due_at else None
+    event_record(
+        "task.assigned",
+        {
+            "task_id": task.pk,
+            "title": task.title,
+            "member_id": task.member_id,
+            "recipient_ids": [user.pk for user in recipients],
+            "due": _("Due %(t)s") % {"t": local_due.strftime("%Y-%m-%d %H:%M")} if local_due else "",
+        },
+        aggregate_type="task",
+        aggregate_id=task.pk,
+    )
 
 
 def _create(

@@ -69,3 +69,17 @@ class VendorCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider}.{self.operation} {self.status}"
+
+
+class StaffIdentity(models.Model):
+    """Who a staff member is at a vendor (their WeCom userid), so task notices reach them there."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="identities")
+    user = models.ForeignKey("platform.User", on_delete=models.CASCADE, related_name="+")
+    external_id = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "user"], name="staff_identity_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.connection_id}={self.external_id}"

@@ -3,6 +3,7 @@
 from django.urls import include, path
 
 from huiyuan.automation.api import views as automation_views
+from huiyuan.integrations.api import views as integration_views
 from huiyuan.loyalty.api import config_views as loyalty_config
 from huiyuan.loyalty.api import views as loyalty_views
 from huiyuan.members.api import views as member_views
@@ -103,5 +104,6 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/docs", DocsView.as_view(url_name="api:schema"), name="api-docs"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("callbacks/wecom/<int:connection_id>/", integration_views.wecom_callback, name="wecom-callback"),
     path("", include("huiyuan.console.urls")),
 ]

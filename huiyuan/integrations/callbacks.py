@@ -1,0 +1,54 @@
+"""Callbacks from vendors: WeCom's URL check and encrypted events, verified and decrypted with the
+connection's keys; every one recorded in the delivery log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import defusedxml.ElementTree as SafeXML  # noqa: N812 - the XML is the vendor's, parsed safely
+
+from .crypto import credentials_decrypt
+from .models import Connection, VendorCall
+from .wecom_crypto import CallbackRejected, WeComCrypto
+
+
+def _crypto(connection_id: int) -> tuple[Connection, WeComCrypto]:
+    connection = Connection.objects.filter(pk=connection_id, provider="wecom", enabled=True).first()
+    if connection is None:
+        raise CallbackRejected("no such connection")
+    secrets = credentials_decrypt(connection.credentials)
+    if not secrets.get("callback_token") or not secrets.get("callback_aes_key"):
+        raise CallbackRejected("callback keys are not set")
+    return connection, WeComCrypto(
+        secrets["callback_token"], secrets["callback_aes_key"], connection.settings["corp_id"]
+    )
+
+
+def wecom_verify(connection_id: int, params: dict[str, str]) -> str:
+    """The URL check WeCom makes when the callback is saved: the decrypted echo, nothing else."""
+    _connection, crypto = _crypto(connection_id)
+    echo = params.get("echostr", "")
+    crypto.check(params.get("msg_signature", ""), params.get("timestamp", ""), params.get("nonce", ""), echo)
+    return crypto.decrypt(echo)
+
+
+def wecom_event(connection_id: int, params: dict[str, str], body: bytes) -> dict[str, Any]:
+    connection, crypto = _crypto(connection_id)
+    try:
+        envelope = SafeXML.fromstring(body)
+    except SafeXML.ParseError as exc:
+        raise CallbackRejected("not XML") from exc
+    encrypted = envelope.findtext("Encrypt") or ""
+    crypto.check(params.get("msg_signature", ""), params.get("timestamp", ""), params.get("nonce", ""), encrypted)
+    message = SafeXML.fromstring(crypto.decrypt(encrypted).encode())
+    fields = {child.tag: (child.text or "") for child in message}
+    VendorCall.objects.create(
+        connection=connection,
+        provider="wecom",
+        operation="callback",
+        recipient=fields.get("FromUserName", "")[:100],
+        status=VendorCall.Status.OK,
+        vendor_message_id=fields.get("MsgId", "")[:120],
+        error_message=f"{fields.get('MsgType', '')}: {fields.get('Event') or fields.get('Content', '')}"[:500],
+    )
+    return fields

@@ -1,0 +1,97 @@
+"""Staff hear of their tasks where they work: a task assigned (to them, or to their role at their
+store) is pushed as a WeCom text card with a link back to the task in the console."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.db import connection as db
+from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from huiyuan.platform.access import check_permission
+from huiyuan.platform.events.registry import Event, subscribe
+from huiyuan.platform.models import User
+
+from .models import Connection, StaffIdentity
+from .registry import PROVIDERS, STAFF_NOTIFIER, VendorError, VendorRefused
+from .services import connection_get, provider_for, vendor_call
+
+logger = logging.getLogger(__name__)
+
+
+def staff_identities_save(*, actor: Any, connection_id: int, lines: list[str]) -> int:
+    """``username=vendor id`` lines: who each staff member is at the vendor. Unknown usernames are
+    errors naming the line; the mapping replaces the previous one."""
+    from huiyuan.platform.errors import ValidationFailed
+
+    connection = connection_get(actor=actor, connection_id=connection_id)
+    users = {u.username: u for u in User.objects.filter(is_active=True)}
+    pairs, errors = [], {}
+    for number, line in enumerate(lines, start=1):
+        username, _sep, external = line.partition("=")
+        if not external.strip() or username.strip() not in users:
+            errors[f"line {number}"] = [_("Write username=WeCom userid, with a username of an active staff member.")]
+            continue
+        pairs.append((users[username.strip()], external.strip()[:64]))
+    if errors:
+        raise ValidationFailed(fields=errors)
+    with transaction.atomic():
+        StaffIdentity.objects.filter(connection=connection).delete()
+        StaffIdentity.objects.bulk_create(StaffIdentity(connection=connection, user=u, external_id=e) for u, e in pairs)
+    return len(pairs)
+
+
+def task_url(task_id: int) -> str:
+    domain = db.tenant.get_primary_domain().domain  # type: ignore[attr-defined]
+    port = settings.HUIYUAN_PUBLIC_PORT
+    suffix = "" if port in ("", "80", "443") else f":{port}"
+    return f"{settings.HUIYUAN_URL_SCHEME}://{domain}{suffix}/tasks/{task_id}/"
+
+
+def _push_task(event: Event) -> None:
+    """Handled once per task assignment; a vendor outage raises, and the delivery is retried."""
+    keys = [key for key, cls in PROVIDERS.items() if STAFF_NOTIFIER in cls.capabilities]
+    payload = event.payload
+    for connection in Connection.objects.filter(provider__in=keys, enabled=True):
+        ids = list(
+            StaffIdentity.objects.filter(
+                connection=connection, user_id__in=payload.get("recipient_ids") or []
+            ).values_list("external_id", flat=True)
+        )
+        if not ids:
+            continue
+        provider: Any = provider_for(connection)
+        try:
+            vendor_call(
+                connection,
+                "task_notice",
+                ",".join(ids),
+                lambda provider=provider, ids=ids: provider.send_card(
+                    to=ids,
+                    title=_("New task: %(t)s") % {"t": payload.get("title", "")},
+                    description=payload.get("due", ""),
+                    url=task_url(int(payload["task_id"])),
+                    button=_("Open the task"),
+                ),
+                reference=f"task:{payload['task_id']}",
+                retries=1,
+            )
+        except VendorRefused:
+            logger.warning("integrations: %s refused a task notice; it is in the log", connection)
+        except VendorError:
+            raise  # worth another try: the delivery backs off and comes again
+
+
+subscribe("task.assigned", "integrations.staff_tasks", _push_task, label=gettext_lazy("Task notices to WeCom"))
+
+
+def staff_identities(*, actor: Any, connection_id: int) -> list[str]:
+    check_permission(actor, "platform.integrations.manage")
+    return [
+        f"{i.user.username}={i.external_id}"
+        for i in StaffIdentity.objects.filter(connection_id=connection_id).select_related("user")
+    ]

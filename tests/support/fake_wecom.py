@@ -1,0 +1,104 @@
+"""A local fake of WeCom's server API (``vendor-protocols.md`` §1): tokens that expire (or are
+revoked early), app messages, customer tags, HTTP 200 with ``errcode`` for every business error,
+frequency limits, and a garbled reply on request."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+class FakeWeCom:
+    def __init__(self, corp_id: str, secret: str, *, agent_id: int = 1000002) -> None:
+        self.corp_id, self.secret, self.agent_id = corp_id, secret, agent_id
+        self.tokens: set[str] = set()
+        self.token_requests = 0
+        self.sent: list[dict[str, Any]] = []
+        self.tags: list[dict[str, Any]] = []
+        self.next_errors: list[int] = []
+        self.garble_next = False
+        self.known_users = {"zhangsan", "lisi", "wangwu"}
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _reply(self, payload: Any, status: int = 200) -> None:
+                data = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=UTF-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._reply(fake.handle("GET", self.path, b""))
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length") or 0)
+                self._reply(fake.handle("POST", self.path, self.rfile.read(length)))
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def start(self) -> FakeWeCom:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def expire_tokens(self) -> None:
+        """WeCom may invalidate a token before its time."""
+        self.tokens.clear()
+
+    def handle(self, method: str, path: str, body: bytes) -> Any:
+        parts = urlsplit(path)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        if self.garble_next:
+            self.garble_next = False
+            return b"<html>gateway timeout</html>"
+        if parts.path == "/cgi-bin/gettoken":
+            self.token_requests += 1
+            if query.get("corpid") != self.corp_id:
+                return {"errcode": 40013, "errmsg": "invalid corpid"}
+            if query.get("corpsecret") != self.secret:
+                return {"errcode": 40001, "errmsg": "invalid credential, hint: [1667] rid: fake"}
+            token = secrets.token_hex(16)
+            self.tokens.add(token)
+            return {"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": 7200}
+        token = query.get("access_token")
+        if not token:
+            return {"errcode": 41001, "errmsg": "access_token missing"}
+        if token not in self.tokens:
+            return {"errcode": 42001, "errmsg": "access_token expired"}
+        if self.next_errors:
+            return {"errcode": self.next_errors.pop(0), "errmsg": "fake error"}
+        data = json.loads(body or b"{}")
+        if parts.path == "/cgi-bin/message/send":
+            if data.get("agentid") != self.agent_id:
+                return {"errcode": 40056, "errmsg": "invalid agentid"}
+            users = [u for u in str(data.get("touser", "")).split("|") if u]
+            valid = [u for u in users if u.lower() in self.known_users]
+            if not valid:
+                return {"errcode": 81013, "errmsg": "user & party & tag all invalid"}
+            self.sent.append({**data, "delivered_to": valid})
+            invalid = "|".join(u.lower() for u in users if u not in valid)
+            return {"errcode": 0, "errmsg": "ok", "invaliduser": invalid, "msgid": f"msg{len(self.sent)}"}
+        if parts.path == "/cgi-bin/externalcontact/mark_tag":
+            if not data.get("add_tag") and not data.get("remove_tag"):
+                return {"errcode": 40068, "errmsg": "invalid tagid"}
+            self.tags.append(data)
+            return {"errcode": 0, "errmsg": "ok"}
+        return {"errcode": 60011, "errmsg": "no privilege to access/modify contact/party/agent"}
