@@ -65,20 +65,21 @@ def _push_task(event: Event) -> None:
         if not ids:
             continue
         provider: Any = provider_for(connection)
-        try:
-            vendor_call(
-                connection,
-                "task_notice",
-                ",".join(ids),
-                lambda provider=provider, ids=ids: provider.send_card(
+
+        def send(provider: Any = provider, ids: list[str] = ids) -> str:
+            return str(
+                provider.send_card(
                     to=ids,
                     title=_("New task: %(t)s") % {"t": payload.get("title", "")},
                     description=payload.get("due", ""),
                     url=task_url(int(payload["task_id"])),
                     button=_("Open the task"),
-                ),
-                reference=f"task:{payload['task_id']}",
-                retries=1,
+                )
+            )
+
+        try:
+            vendor_call(
+                connection, "task_notice", ",".join(ids), send, reference=f"task:{payload['task_id']}", retries=1
             )
         except VendorRefused:
             logger.warning("integrations: %s refused a task notice; it is in the log", connection)
