@@ -87,3 +87,26 @@ def test_marketing_resends_an_unconfirmed_sms_and_sees_the_phone_masked(alpha: W
     with tenant_context(alpha.tenant):
         message.refresh_from_db()
         assert message.status == "queued" and message.attempts == 0
+
+
+def test_hq_links_staff_to_wecom_and_sees_the_callback_url(alpha: World) -> None:
+    from huiyuan.integrations.models import StaffIdentity
+    from huiyuan.integrations.services import connection_save
+
+    with tenant_context(alpha.tenant):
+        conn = connection_save(
+            actor=alpha.hq,
+            provider="wecom",
+            name="企业微信",
+            credentials={"corp_secret": "s"},
+            settings={"corp_id": "ww1", "agent_id": "1000002", "endpoint": "http://127.0.0.1:9"},
+        )
+    client = console(alpha, "hq")
+    page = client.get(f"/integrations/{conn.pk}/").content.decode()
+    assert f"/callbacks/wecom/{conn.pk}/" in page
+    client.post(f"/integrations/{conn.pk}/action/", {"do": "identities", "identities": "manager_a=ZhangSan\nnobody=X"})
+    with tenant_context(alpha.tenant):
+        assert not StaffIdentity.objects.exists()  # a wrong line keeps the old mapping
+    client.post(f"/integrations/{conn.pk}/action/", {"do": "identities", "identities": "manager_a=ZhangSan"})
+    with tenant_context(alpha.tenant):
+        assert list(StaffIdentity.objects.values_list("external_id", flat=True)) == ["ZhangSan"]

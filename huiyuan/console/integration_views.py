@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from huiyuan.integrations import services
 from huiyuan.integrations.models import VendorCall
 from huiyuan.integrations.registry import PROVIDERS, provider_class
+from huiyuan.integrations.staff import staff_identities, staff_identities_save
 from huiyuan.platform.errors import DomainError
 
 from .forms import error_context
@@ -78,6 +79,9 @@ def connection_edit(request: HttpRequest, connection_id: int | None = None) -> H
         context["templates"] = connection.sms_templates.all()
         context["numbered"] = connection.provider == "tencent_sms"
         context["calls"] = services.call_log(actor=request.user, connection_id=connection.pk)[:50]
+        if connection.provider == "wecom":
+            context["identities"] = "\n".join(staff_identities(actor=request.user, connection_id=connection.pk))
+            context["callback_url"] = request.build_absolute_uri(f"/callbacks/wecom/{connection.pk}/")
     return render(request, "console/connection.html", context)
 
 
@@ -90,6 +94,13 @@ def connection_action(request: HttpRequest, connection_id: int) -> HttpResponse:
         (messages.success if tested.last_test_ok else messages.error)(request, tested.last_test_message)
     elif action in ("enable", "disable"):
         services.connection_set_enabled(actor=request.user, connection_id=connection_id, enabled=action == "enable")
+    elif action == "identities":
+        lines = [line.strip() for line in request.POST.get("identities", "").splitlines() if line.strip()]
+        try:
+            count = staff_identities_save(actor=request.user, connection_id=connection_id, lines=lines)
+            messages.success(request, _("%(n)d staff members linked.") % {"n": count})
+        except DomainError as exc:
+            messages.error(request, " ".join(f"{k}: {' '.join(v)}" for k, v in exc.fields.items()))
     elif action == "template":
         connection = services.connection_get(actor=request.user, connection_id=connection_id)
         lines = [line.strip() for line in request.POST.get("params", "").splitlines() if line.strip()]
