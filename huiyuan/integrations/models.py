@@ -83,3 +83,41 @@ class StaffIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}@{self.connection_id}={self.external_id}"
+
+
+class WebhookEndpoint(models.Model):
+    """A merchant's URL that receives our events, signed with its own secret."""
+
+    url = models.URLField(_("URL"), max_length=500)
+    secret = models.TextField()  # encrypted like credentials (``crypto.py``)
+    event_types = models.JSONField(default=list)  # ["order.paid", ...]; ["*"] for all
+    enabled = models.BooleanField(default=True)
+    description = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookAttempt(models.Model):
+    """One POST of one event to one endpoint, with what came back."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="attempts")
+    event_id = models.BigIntegerField()
+    event_type = models.CharField(max_length=80)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    ok = models.BooleanField(default=False)
+    final = models.BooleanField(default=False)  # no more tries will follow (delivered, or given up)
+    error = models.CharField(max_length=500, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.event_type}#{self.event_id} → {self.endpoint_id}: {self.status_code}"

@@ -69,3 +69,16 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subscriber}<-{self.event_id} ({self.status})"
+
+
+class TenantSubscription(models.Model):
+    """A tenant opting in to an opt-in subscriber (it has webhook endpoints, say)."""
+
+    tenant_schema = models.CharField(max_length=63)
+    subscriber = models.CharField(max_length=100)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant_schema", "subscriber"], name="tenant_subscription_once")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_schema}:{self.subscriber}"

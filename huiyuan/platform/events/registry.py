@@ -47,12 +47,19 @@ EVENT_LABELS: dict[str, Any] = {
 }
 
 
-def subscribe(event_type: str, name: str, handler: Handler, *, label: Any = None) -> None:
+OPT_IN: set[str] = set()  # subscribers that get deliveries only from tenants that asked (``TenantSubscription``)
+
+
+def subscribe(event_type: str, name: str, handler: Handler, *, label: Any = None, opt_in: bool = False) -> None:
     """Register ``handler`` under a stable ``name`` (the name travels in the task message) and the
-    ``label`` staff read for it. ``event_type`` may be ``"*"`` for every event."""
+    ``label`` staff read for it. ``event_type`` may be ``"*"`` for every event. ``opt_in``: only
+    tenants with a ``TenantSubscription`` row for ``name`` get deliveries (webhooks: most merchants
+    have none, and every event would otherwise cost them a delivery)."""
     _subscribers.setdefault(event_type, {})[name] = handler
     if label is not None:
         _subscriber_labels[name] = label
+    if opt_in:
+        OPT_IN.add(name)
 
 
 def event_label(event_type: str) -> str:

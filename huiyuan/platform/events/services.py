@@ -24,8 +24,8 @@ from django.utils import timezone
 from huiyuan.platform.celery import TenantContextMissing
 from huiyuan.platform.tenancy import PUBLIC_SCHEMA, current_schema
 
-from .models import Delivery, OutboxEvent
-from .registry import Event, subscribers_for
+from .models import Delivery, OutboxEvent, TenantSubscription
+from .registry import OPT_IN, Event, subscribers_for
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +121,15 @@ def publish_events(*, ids: list[int] | None = None, batch_size: int = 500) -> in
             return 0
         now = timezone.now()
         lease = timedelta(seconds=django_settings.HUIYUAN_DELIVERY_LEASE_SECONDS)
+        opted_in = (
+            set(
+                TenantSubscription.objects.filter(tenant_schema__in={e.tenant_schema for e in events}).values_list(
+                    "tenant_schema", "subscriber"
+                )
+            )
+            if OPT_IN
+            else set()
+        )
         deliveries = Delivery.objects.bulk_create(
             Delivery(
                 event=event,
@@ -131,6 +140,7 @@ def publish_events(*, ids: list[int] | None = None, batch_size: int = 500) -> in
             )
             for event in events
             for name in subscribers_for(event.event_type)
+            if name not in OPT_IN or (event.tenant_schema, name) in opted_in
         )
         OutboxEvent.objects.filter(pk__in=[e.pk for e in events]).update(published_at=now, attempts=F("attempts") + 1)
     sends = [(d.pk, d.tenant_schema) for d in deliveries]
@@ -339,3 +349,12 @@ def deliveries_dispatch_after_commit(delivery_ids: list[int]) -> None:
     if delivery_ids:
         sends = [(pk, schema) for pk in delivery_ids]
         transaction.on_commit(lambda: _dispatch(sends))
+
+
+def tenant_opt_in(subscriber: str, wanted: bool) -> None:
+    """Start or stop an opt-in subscriber's deliveries for the current tenant."""
+    schema = current_schema()
+    if wanted:
+        TenantSubscription.objects.get_or_create(tenant_schema=schema, subscriber=subscriber)
+    else:
+        TenantSubscription.objects.filter(tenant_schema=schema, subscriber=subscriber).delete()
