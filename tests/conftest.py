@@ -248,6 +248,9 @@ def _fresh_fault_memory() -> Iterator[None]:
     from django.core.cache import cache as django_cache
 
     django_cache.clear()  # counters (daily budgets, rate limits, tokens) must not outlive a test
+    from django.utils import translation
+
+    translation.deactivate()  # a request in Chinese must not leave the next test speaking it
     from huiyuan.tenants.middleware import forget_routes
 
     forget_routes()  # tenants built and rolled back per test must not be remembered by host

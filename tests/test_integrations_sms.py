@@ -28,6 +28,15 @@ from .support.fake_sms import FakeAliyunSms, FakeTencentSms
 from .test_automation import at
 
 
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """These tests read the vendors' errors as English staff would."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
 @pytest.fixture
 def aliyun() -> Iterator[FakeAliyunSms]:
     fake = FakeAliyunSms("LTAI5tFakeKey", "fake-secret-1").start()

@@ -28,6 +28,15 @@ CALLBACK_TOKEN = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo"
 CALLBACK_KEY = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
 
 
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """These tests read the vendors' errors as English staff would."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
 @pytest.fixture
 def wecom() -> Iterator[FakeWeCom]:
     fake = FakeWeCom("ww1436e0e65a779aee", "app-secret").start()
