@@ -28,7 +28,6 @@ from .support.fake_sms import FakeAliyunSms, FakeTencentSms
 from .test_automation import at
 
 
-
 @pytest.fixture(autouse=True)
 def _english() -> Iterator[None]:
     """These tests read the vendors' errors as English staff would."""
@@ -36,6 +35,7 @@ def _english() -> Iterator[None]:
 
     with translation.override("en"):
         yield
+
 
 @pytest.fixture
 def aliyun() -> Iterator[FakeAliyunSms]:

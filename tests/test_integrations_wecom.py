@@ -28,7 +28,6 @@ CALLBACK_TOKEN = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo"
 CALLBACK_KEY = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
 
 
-
 @pytest.fixture(autouse=True)
 def _english() -> Iterator[None]:
     """These tests read the vendors' errors as English staff would."""
@@ -36,6 +35,7 @@ def _english() -> Iterator[None]:
 
     with translation.override("en"):
         yield
+
 
 @pytest.fixture
 def wecom() -> Iterator[FakeWeCom]:
