@@ -110,3 +110,15 @@ def test_hq_links_staff_to_wecom_and_sees_the_callback_url(alpha: World) -> None
     client.post(f"/integrations/{conn.pk}/action/", {"do": "identities", "identities": "manager_a=ZhangSan"})
     with tenant_context(alpha.tenant):
         assert list(StaffIdentity.objects.values_list("external_id", flat=True)) == ["ZhangSan"]
+
+
+def test_hq_adds_a_webhook_and_sees_its_secret_once(alpha: World) -> None:
+    client = console(alpha, "hq")
+    page = client.post(
+        "/integrations/webhooks/", {"do": "create", "url": "https://erp.example.cn/hook", "event_types": ["order.paid"]}
+    )
+    assert page.status_code == 200 and page.context["new_secret"].startswith("whsec_")
+    again = client.get("/integrations/webhooks/").content.decode()
+    assert "erp.example.cn/hook" in again and page.context["new_secret"] not in again
+    bad = client.post("/integrations/webhooks/", {"do": "create", "url": "erp", "event_types": []})
+    assert bad.status_code == 200 and bad.context["errors"]

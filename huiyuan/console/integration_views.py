@@ -124,3 +124,42 @@ def connection_action(request: HttpRequest, connection_id: int) -> HttpResponse:
         except DomainError as exc:
             messages.error(request, " ".join(m for ms in exc.fields.values() for m in ms) or str(exc.message))
     return redirect("console:connection", connection_id=connection_id)
+
+
+@_guarded(MANAGE)
+def webhook_page(request: HttpRequest) -> HttpResponse:
+    """Webhook endpoints: add one (its secret shown once), switch off, retry what gave up, read the tries."""
+    from huiyuan.integrations import webhooks
+    from huiyuan.platform.events.registry import EVENT_LABELS
+
+    context: dict[str, Any] = {}
+    if request.method == "POST":
+        action = request.POST.get("do", "create")
+        try:
+            if action == "create":
+                endpoint, secret = webhooks.endpoint_create(
+                    actor=request.user,
+                    url=request.POST.get("url", "").strip(),
+                    event_types=request.POST.getlist("event_types"),
+                    description=request.POST.get("description", ""),
+                )
+                context["new_secret"], context["new_endpoint"] = secret, endpoint
+            elif action in ("enable", "disable"):
+                webhooks.endpoint_set_enabled(
+                    actor=request.user, endpoint_id=int(request.POST.get("endpoint", "0")), enabled=action == "enable"
+                )
+                return redirect("console:webhooks")
+            elif action == "retry":
+                count = webhooks.endpoint_retry_failed(
+                    actor=request.user, endpoint_id=int(request.POST.get("endpoint", "0"))
+                )
+                messages.success(request, _("%(n)d events queued again.") % {"n": count})
+                return redirect("console:webhooks")
+        except DomainError as exc:
+            context.update(error_context(exc), posted=request.POST)
+    context.update(
+        endpoints=webhooks.endpoint_list(actor=request.user),
+        events=[(key, label) for key, label in EVENT_LABELS.items() if not key.startswith(webhooks.INTERNAL_PREFIXES)],
+        attempts=_page(request, webhooks.attempts_log(actor=request.user)),
+    )
+    return render(request, "console/webhooks.html", context)

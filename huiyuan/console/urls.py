@@ -69,6 +69,7 @@ from . import integration_views  # noqa: E402
 urlpatterns += [
     path("integrations/", integration_views.integration_list, name="integrations"),
     path("integrations/new/", integration_views.connection_edit, name="connection-new"),
+    path("integrations/webhooks/", integration_views.webhook_page, name="webhooks"),
     path("integrations/<int:connection_id>/", integration_views.connection_edit, name="connection"),
     path("integrations/<int:connection_id>/action/", integration_views.connection_action, name="connection-action"),
 ]
