@@ -79,6 +79,8 @@ def connection_edit(request: HttpRequest, connection_id: int | None = None) -> H
         context["templates"] = connection.sms_templates.all()
         context["numbered"] = connection.provider == "tencent_sms"
         context["calls"] = services.call_log(actor=request.user, connection_id=connection.pk)[:50]
+        if "finance_sync" in cls.capabilities:
+            context["documents"] = connection.documents.all()[:100]
         if connection.provider == "wecom":
             context["identities"] = "\n".join(staff_identities(actor=request.user, connection_id=connection.pk))
             context["callback_url"] = request.build_absolute_uri(f"/callbacks/wecom/{connection.pk}/")
@@ -94,6 +96,12 @@ def connection_action(request: HttpRequest, connection_id: int) -> HttpResponse:
         (messages.success if tested.last_test_ok else messages.error)(request, tested.last_test_message)
     elif action in ("enable", "disable"):
         services.connection_set_enabled(actor=request.user, connection_id=connection_id, enabled=action == "enable")
+    elif action == "sync":
+        from huiyuan.integrations.tasks import finance_sync_task
+
+        services.connection_get(actor=request.user, connection_id=connection_id)
+        finance_sync_task.delay(connection_id)
+        messages.success(request, _("Sync started; the documents below fill in as it runs."))
     elif action == "identities":
         lines = [line.strip() for line in request.POST.get("identities", "").splitlines() if line.strip()]
         try:

@@ -121,3 +121,35 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type}#{self.event_id} → {self.endpoint_id}: {self.status_code}"
+
+
+class FinanceDocument(models.Model):
+    """One of our ledger movements as a finance document at the ERP: posted once (its bill number is
+    ours, so a second post is refused by the ERP itself), failures kept with the vendor's message."""
+
+    class Status(models.TextChoices):
+        POSTING = "posting", _("Being posted")
+        POSTED = "posted", _("Posted")
+        FAILED = "failed", _("Failed")
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="documents")
+    source = models.CharField(max_length=20)  # "sv_topup", "sv_spend", "sv_refund", "points_cash"
+    source_id = models.BigIntegerField()
+    bill_no = models.CharField(max_length=40)
+    form_id = models.CharField(max_length=40)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    vendor_id = models.CharField(max_length=40, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "source", "source_id"], name="finance_document_once")
+        ]
+
+    def __str__(self) -> str:
+        return self.bill_no

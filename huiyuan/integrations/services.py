@@ -21,7 +21,7 @@ from huiyuan.platform.phones import mask_phones_in
 from .crypto import credentials_decrypt, credentials_encrypt
 from .limits import rate_wait
 from .models import Connection, VendorCall
-from .registry import PROVIDERS, Provider, TokenExpired, VendorError, provider_class
+from .registry import FINANCE_SYNC, PROVIDERS, Provider, TokenExpired, VendorError, provider_class
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -82,6 +82,10 @@ def connection_save(
         connection.settings = clean_settings
         connection.last_test_ok = None  # changed credentials are untested
         connection.save()
+        if existing is None and FINANCE_SYNC in cls.capabilities:
+            from .finance import finance_daily_arm
+
+            finance_daily_arm(connection)
         audit_record(
             actor=actor,
             action="integrations.connection.update" if existing else "integrations.connection.create",

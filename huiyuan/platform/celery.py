@@ -39,7 +39,14 @@ class TenantOnlyTask(TenantTask):
 app = CeleryApp("huiyuan")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(
-    lambda: ["huiyuan.platform.events", "huiyuan.tenants", "huiyuan.members", "huiyuan.loyalty", "huiyuan.automation"]
+    lambda: [
+        "huiyuan.platform.events",
+        "huiyuan.tenants",
+        "huiyuan.members",
+        "huiyuan.loyalty",
+        "huiyuan.automation",
+        "huiyuan.integrations",
+    ]
 )
 
 

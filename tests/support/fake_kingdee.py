@@ -1,0 +1,121 @@
+"""A local fake of Kingdee K3Cloud's WebAPI (``vendor-protocols.md`` §3.1): login by app secret with a
+session cookie, Save of bills (bill numbers unique, as the ERP enforces), ExecuteBillQuery by bill
+number, sessions that get lost (MsgCode 1), the call limit (MsgCode 14), garbled replies."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from http.cookies import SimpleCookie
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+def _status(ok: bool, code: int = 0, errors: list[str] | None = None, **result: Any) -> dict[str, Any]:
+    return {
+        "Result": {
+            "ResponseStatus": {
+                "ErrorCode": 0 if ok else 500,
+                "IsSuccess": ok,
+                "MsgCode": code,
+                "Errors": [{"FieldName": "", "Message": m, "DIndex": 0} for m in errors or []],
+                "SuccessEntitys": [],
+                "SuccessMessages": [],
+            },
+            **result,
+        }
+    }
+
+
+class FakeK3Cloud:
+    def __init__(self, acct_id: str, username: str, app_id: str, app_secret: str) -> None:
+        self.acct_id, self.username, self.app_id, self.app_secret = acct_id, username, app_id, app_secret
+        self.sessions: set[str] = set()
+        self.logins = 0
+        self.bills: dict[str, dict[str, Any]] = {}
+        self.saves = 0
+        self.next_msg_codes: list[int] = []
+        self.garble_next = False
+        self.drop_answer_next = False  # save it, then fail to answer (the ERP has it; we never hear)
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                cookie = SimpleCookie(self.headers.get("Cookie") or "")
+                session = cookie["kdservice-sessionid"].value if "kdservice-sessionid" in cookie else ""
+                status, reply = fake.handle(self.path, body, session)
+                data = reply if isinstance(reply, bytes) else json.dumps(reply, ensure_ascii=False).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/k3cloud/"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def lose_sessions(self) -> None:
+        self.sessions.clear()
+
+    def handle(self, path: str, body: dict[str, Any], session: str) -> tuple[int, Any]:
+        if self.garble_next:
+            self.garble_next = False
+            return 200, b"<html>IIS error</html>"
+        if path.endswith("AuthService.LoginByAppSecret.common.kdsvc"):
+            self.logins += 1
+            good = (body.get("acctID"), body.get("username"), body.get("appId"), body.get("appSecret")) == (
+                self.acct_id,
+                self.username,
+                self.app_id,
+                self.app_secret,
+            )
+            if not good:
+                return 200, {"Message": "用户名或应用密钥错误", "LoginResultType": 0, "Context": None}
+            token = secrets.token_hex(12)
+            self.sessions.add(token)
+            return 200, {
+                "Message": None,
+                "LoginResultType": 1,
+                "KDSVCSessionId": token,
+                "Context": {"SessionId": token, "UserName": self.username},
+                "IsSuccessByAPI": True,
+            }
+        if session not in self.sessions:
+            return 200, _status(False, 1, ["会话信息已丢失，请重新登录"])
+        if self.next_msg_codes:
+            return 200, _status(False, self.next_msg_codes.pop(0), ["调用限制"])
+        data = json.loads(body.get("data") or "{}")
+        if path.endswith("DynamicFormService.Save.common.kdsvc"):
+            model = data.get("Model") or {}
+            bill_no = model.get("FBillNo")
+            missing = [k for k in ("FDATE", "FCONTACTUNIT", "FSETTLEORGID") if not model.get(k)]
+            if missing:
+                return 200, _status(False, 11, [f"字段 {k} 必录" for k in missing])
+            if bill_no in self.bills:
+                return 200, _status(False, 11, [f"单据编号 {bill_no} 重复"])
+            self.saves += 1
+            bill_id = 100000 + len(self.bills)
+            self.bills[bill_no] = {"form": body.get("formid"), "id": bill_id, "model": model}
+            if self.drop_answer_next:
+                self.drop_answer_next = False
+                return 502, b"bad gateway"
+            return 200, _status(True, 0, [], Id=bill_id, Number=bill_no)
+        if path.endswith("DynamicFormService.ExecuteBillQuery.common.kdsvc"):
+            wanted = (data.get("FilterString") or "").split("'")[1] if "'" in (data.get("FilterString") or "") else ""
+            bill = self.bills.get(wanted)
+            return 200, [[bill["id"], wanted]] if bill else []
+        return 404, {"Message": "no such service"}
