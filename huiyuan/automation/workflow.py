@@ -299,6 +299,7 @@ def _announce_assignment(task: Task) -> None:
             "member_id": task.member_id,
             "recipient_ids": [user.pk for user in recipients],
             "due": _("Due %(t)s") % {"t": local_due.strftime("%Y-%m-%d %H:%M")} if local_due else "",
+            "due_ms": int(task.due_at.timestamp() * 1000) if task.due_at else None,
         },
         aggregate_type="task",
         aggregate_id=task.pk,

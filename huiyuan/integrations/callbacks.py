@@ -52,3 +52,44 @@ def wecom_event(connection_id: int, params: dict[str, str], body: bytes) -> dict
         error_message=f"{fields.get('MsgType', '')}: {fields.get('Event') or fields.get('Content', '')}"[:500],
     )
     return fields
+
+
+def dingtalk_event(connection_id: int, params: dict[str, str], body: bytes) -> dict[str, Any]:
+    """An encrypted DingTalk event (the URL check is one too: ``check_url``); the answer DingTalk
+    requires is the encrypted word "success", signed."""
+    import json
+    import secrets
+    import time
+
+    connection = Connection.objects.filter(pk=connection_id, provider="dingtalk", enabled=True).first()
+    if connection is None:
+        raise CallbackRejected("no such connection")
+    keys = credentials_decrypt(connection.credentials)
+    if not keys.get("callback_token") or not keys.get("callback_aes_key"):
+        raise CallbackRejected("callback keys are not set")
+    crypto = WeComCrypto(keys["callback_token"], keys["callback_aes_key"], connection.settings["app_key"])
+    try:
+        encrypted = json.loads(body or b"{}").get("encrypt", "")
+    except ValueError as exc:
+        raise CallbackRejected("not JSON") from exc
+    timestamp = params.get("timestamp") or params.get("timeStamp", "")
+    crypto.check(
+        params.get("msg_signature") or params.get("signature", ""), timestamp, params.get("nonce", ""), encrypted
+    )
+    event = json.loads(crypto.decrypt(encrypted))
+    VendorCall.objects.create(
+        connection=connection,
+        provider="dingtalk",
+        operation="callback",
+        recipient=str(event.get("StaffId", ""))[:100],
+        status=VendorCall.Status.OK,
+        error_message=str(event.get("EventType", ""))[:500],
+    )
+    stamp, nonce = str(int(time.time() * 1000)), secrets.token_hex(4)
+    answer = crypto.encrypt("success")
+    return {
+        "msg_signature": crypto.signature(stamp, nonce, answer),
+        "timeStamp": stamp,
+        "nonce": nonce,
+        "encrypt": answer,
+    }

@@ -4,6 +4,7 @@ store) is pushed as a WeCom text card with a link back to the task in the consol
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -57,11 +58,13 @@ def _push_task(event: Event) -> None:
     keys = [key for key, cls in PROVIDERS.items() if STAFF_NOTIFIER in cls.capabilities]
     payload = event.payload
     for connection in Connection.objects.filter(provider__in=keys, enabled=True):
-        ids = list(
+        identities = list(
             StaffIdentity.objects.filter(
                 connection=connection, user_id__in=payload.get("recipient_ids") or []
             ).values_list("external_id", flat=True)
         )
+        # "userid", or for DingTalk to-dos "userid:unionid".
+        ids = [identity.split(":", 1)[0] for identity in identities]
         if not ids:
             continue
         provider: Any = provider_for(connection)
@@ -81,13 +84,34 @@ def _push_task(event: Event) -> None:
             vendor_call(
                 connection, "task_notice", ",".join(ids), send, reference=f"task:{payload['task_id']}", retries=1
             )
+            for identity in identities:
+                if ":" in identity and hasattr(provider, "create_todo"):
+                    union_id = identity.split(":", 1)[1]
+                    vendor_call(
+                        connection,
+                        "todo",
+                        union_id,
+                        partial(
+                            provider.create_todo,
+                            union_id=union_id,
+                            source_id=f"huiyuan-task-{payload['task_id']}",  # a second one is refused
+                            subject=payload.get("title", ""),
+                            description=payload.get("due", ""),
+                            url=task_url(int(payload["task_id"])),
+                            due_ms=payload.get("due_ms"),
+                        ),
+                        reference=f"task:{payload['task_id']}",
+                        retries=1,
+                    )
         except VendorRefused:
             logger.warning("integrations: %s refused a task notice; it is in the log", connection)
         except VendorError:
             raise  # worth another try: the delivery backs off and comes again
 
 
-subscribe("task.assigned", "integrations.staff_tasks", _push_task, label=gettext_lazy("Task notices to WeCom"))
+subscribe(
+    "task.assigned", "integrations.staff_tasks", _push_task, label=gettext_lazy("Task notices to WeCom and DingTalk")
+)
 
 
 def staff_identities(*, actor: Any, connection_id: int) -> list[str]:

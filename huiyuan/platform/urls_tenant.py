@@ -105,5 +105,6 @@ urlpatterns = [
     path("api/docs", DocsView.as_view(url_name="api:schema"), name="api-docs"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("callbacks/wecom/<int:connection_id>/", integration_views.wecom_callback, name="wecom-callback"),
+    path("callbacks/dingtalk/<int:connection_id>/", integration_views.dingtalk_callback, name="dingtalk-callback"),
     path("", include("huiyuan.console.urls")),
 ]

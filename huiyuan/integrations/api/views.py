@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from ..callbacks import wecom_event, wecom_verify
+from ..callbacks import dingtalk_event, wecom_event, wecom_verify
 from ..wecom_crypto import CallbackRejected
 
 
@@ -21,3 +21,14 @@ def wecom_callback(request: HttpRequest, connection_id: int) -> HttpResponse:
     except CallbackRejected as exc:
         return HttpResponse(f"rejected: {exc}", status=403, content_type="text/plain")
     return HttpResponse(status=405)
+
+
+@csrf_exempt
+def dingtalk_callback(request: HttpRequest, connection_id: int) -> HttpResponse:
+    if request.method != "POST":
+        return HttpResponse(status=405)
+    params = {k: request.GET.get(k, "") for k in ("msg_signature", "signature", "timestamp", "timeStamp", "nonce")}
+    try:
+        return JsonResponse(dingtalk_event(connection_id, params, request.body))
+    except CallbackRejected as exc:
+        return HttpResponse(f"rejected: {exc}", status=403, content_type="text/plain")
