@@ -153,3 +153,19 @@ class FinanceDocument(models.Model):
 
     def __str__(self) -> str:
         return self.bill_no
+
+
+class MemberIdentity(models.Model):
+    """Who a member is at a vendor (their mini program openid), so they sign in again as themselves."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="member_identities")
+    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="+")
+    external_id = models.CharField(max_length=64)
+    union_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "external_id"], name="member_identity_once")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}@{self.connection_id}"

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
 
@@ -352,3 +352,27 @@ def recompute_stats(member_id: int) -> None:
         Member.objects.filter(pk=member_id).update(
             order_count=0, total_spend=0, first_purchase_at=None, last_purchase_at=None, lifecycle=Lifecycle.PROSPECT
         )
+
+
+def member_self_enroll(*, phone: str, name: str = "", channel: str, source: str) -> tuple[Member, bool]:
+    """A person signing themself up (the merchant's mini program): the member with this phone, or a
+    new one. No staff actor: the phone number came verified from the vendor. Returns (member, created)."""
+    try:
+        existing = Member.objects.filter(phone=normalize_phone(phone)).first()
+    except InvalidPhone:
+        existing = None  # reported by the validation below
+    if existing is not None:
+        return existing, False
+    data = {"phone": phone, **({"name": name} if name else {})}
+    cleaned, errors = clean_core(data, actor=None)
+    if errors:
+        raise ValidationFailed(fields=errors)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                member = Member.objects.create(**cleaned, channel=channel, card_no=next_card_no())
+        except IntegrityError:  # the same person signing up twice at once: the other request won
+            return Member.objects.get(phone=cleaned["phone"]), False
+        history_record(member.pk, MemberHistory.Action.CREATED, cleaned, actor=None, source=source)
+        event_record("member.created", member_payload(member), aggregate_type="member", aggregate_id=member.pk)
+    return member, True

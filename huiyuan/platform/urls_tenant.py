@@ -11,6 +11,8 @@ from huiyuan.platform.api import views as platform_views
 from huiyuan.platform.api.docs import DocsView, SchemaView
 
 api_v1 = [
+    path("miniprogram/signup", integration_views.MiniProgramSignupView.as_view(), name="miniprogram-signup"),
+    path("miniprogram/me", integration_views.MiniProgramMeView.as_view(), name="miniprogram-me"),
     path("automation/rules", automation_views.RuleListView.as_view(), name="rule-list"),
     path("automation/rules/dry-run", automation_views.RuleDryRunView.as_view(), name="rule-dry-run"),
     path("automation/rules/<int:rule_id>", automation_views.RuleDetailView.as_view(), name="rule-detail"),

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from huiyuan.platform.api.inputs import StrictSerializer, TextField
 
 from ..callbacks import dingtalk_event, wecom_event, wecom_verify
+from ..signup import member_from_token, mini_program_signup
 from ..wecom_crypto import CallbackRejected
 
 
@@ -32,3 +41,69 @@ def dingtalk_callback(request: HttpRequest, connection_id: int) -> HttpResponse:
         return JsonResponse(dingtalk_event(connection_id, params, request.body))
     except CallbackRejected as exc:
         return HttpResponse(f"rejected: {exc}", status=403, content_type="text/plain")
+
+
+class MiniProgramSignupInput(StrictSerializer):
+    code = TextField(max_length=128, help_text="wx.login() code")
+    phone_code = TextField(
+        max_length=128,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="getPhoneNumber code; needed the first time",
+    )
+    name = TextField(max_length=100, required=False, allow_blank=True, default="")
+
+
+class MiniProgramSignupView(APIView):
+    """The merchant's mini program signs a person up (or in): no API key, WeChat vouches for them."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request=MiniProgramSignupInput,
+        responses={
+            200: {
+                "type": "object",
+                "properties": {
+                    "created": {"type": "boolean"},
+                    "member": {"type": "object"},
+                    "token": {"type": "string"},
+                },
+            }
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = MiniProgramSignupInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(mini_program_signup(**data.validated_data))
+
+
+class MiniProgramMeView(APIView):
+    """The signed-in member's card, balances and unread inbox messages (``X-Member-Token``)."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("X-Member-Token", str, OpenApiParameter.HEADER, required=True)],
+        responses={200: {"type": "object"}, 401: {"type": "object"}},
+    )
+    def get(self, request: Request) -> Response:
+        from huiyuan.automation.models import Message
+
+        member = member_from_token(request.headers.get("X-Member-Token", ""))
+        if member is None:
+            message = _("Sign in again from the mini program.")
+            return Response({"error": {"code": "NOT_AUTHENTICATED", "message": message, "fields": {}}}, status=401)
+        return Response(
+            {
+                "card_no": member.card_no,
+                "name": member.name,
+                "points": member.points_balance,
+                "stored_value": str(member.stored_principal + member.stored_bonus),
+                "tier": member.tier.name if member.tier else "",
+                "unread_messages": Message.objects.filter(member=member, channel="inbox", read_at__isnull=True).count(),
+            }
+        )

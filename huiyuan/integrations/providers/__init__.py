@@ -1,3 +1,3 @@
 """Vendor providers, one module each, registered on import."""
 
-from . import aliyun_sms, dingtalk, kingdee, tencent_sms, wecom  # noqa: F401
+from . import aliyun_sms, dingtalk, kingdee, tencent_sms, wechat_mini, wecom  # noqa: F401
