@@ -221,3 +221,26 @@ def test_integrations_are_for_hq_only(in_alpha: World, aliyun: FakeAliyunSms) ->
         services.connection_save(actor=in_alpha.manager_a, provider="aliyun_sms", name="x", credentials={}, settings={})
     with pytest.raises(PermissionDenied):
         services.connection_list(actor=in_alpha.marketing)
+
+
+def test_connections_over_the_api_never_show_secrets(alpha: World, aliyun: FakeAliyunSms) -> None:
+    from .conftest import api
+
+    hq = api(alpha, "hq")
+    created = hq.post(
+        "/api/v1/integrations/connections",
+        {
+            "provider": "aliyun_sms",
+            "name": "阿里云",
+            "credentials": {"access_key_id": aliyun.key_id, "access_key_secret": "fake-secret-1"},
+            "settings": {"sign_name": "会员通", "endpoint": aliyun.url},
+        },
+        format="json",
+    )
+    assert created.status_code == 201 and created.json()["last_test_ok"] is True
+    listed = hq.get("/api/v1/integrations/connections").content.decode()
+    assert "fake-secret-1" not in listed and "credentials" not in listed
+    assert hq.get("/api/v1/integrations/calls").json()["count"] == 1
+    assert api(alpha, "marketing").get("/api/v1/integrations/connections").status_code == 403
+    bad = hq.post("/api/v1/integrations/connections", {"provider": "nope", "name": "x"}, format="json")
+    assert bad.status_code == 400 and "provider" in bad.json()["error"]["fields"]

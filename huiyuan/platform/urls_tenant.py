@@ -11,6 +11,13 @@ from huiyuan.platform.api import views as platform_views
 from huiyuan.platform.api.docs import DocsView, SchemaView
 
 api_v1 = [
+    path("integrations/connections", integration_views.ConnectionListView.as_view(), name="connection-list"),
+    path(
+        "integrations/connections/<int:connection_id>/test",
+        integration_views.ConnectionTestView.as_view(),
+        name="connection-test",
+    ),
+    path("integrations/calls", integration_views.VendorCallListView.as_view(), name="vendor-call-list"),
     path("miniprogram/signup", integration_views.MiniProgramSignupView.as_view(), name="miniprogram-signup"),
     path("miniprogram/me", integration_views.MiniProgramMeView.as_view(), name="miniprogram-me"),
     path("automation/rules", automation_views.RuleListView.as_view(), name="rule-list"),

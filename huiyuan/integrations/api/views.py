@@ -6,14 +6,20 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from huiyuan.platform.api.base import TenantAPIView, query_choice
 from huiyuan.platform.api.inputs import StrictSerializer, TextField
+from huiyuan.platform.api.pagination import paginated
+from huiyuan.platform.api.views import paginate
 
+from .. import services
 from ..callbacks import dingtalk_event, wecom_event, wecom_verify
+from ..models import Connection, VendorCall
 from ..signup import member_from_token, mini_program_signup
 from ..wecom_crypto import CallbackRejected
 
@@ -107,3 +113,83 @@ class MiniProgramMeView(APIView):
                 "unread_messages": Message.objects.filter(member=member, channel="inbox", read_at__isnull=True).count(),
             }
         )
+
+
+# ---- managing integrations over the API (HQ / owner sessions; API keys never get this) ---------------
+class ConnectionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Connection
+        fields = ["id", "provider", "name", "enabled", "settings", "last_test_at", "last_test_ok", "last_test_message"]
+
+
+class ConnectionInput(StrictSerializer):
+    provider = TextField(max_length=40)
+    name = TextField(max_length=100)
+    credentials = serializers.DictField(
+        child=serializers.CharField(allow_blank=True),
+        required=False,
+        default=dict,
+        help_text="secret fields left empty keep their stored value",
+    )
+    settings = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False, default=dict)
+
+
+class VendorCallSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = VendorCall
+        fields = [
+            "id",
+            "connection_id",
+            "provider",
+            "operation",
+            "recipient",
+            "status",
+            "vendor_message_id",
+            "error_code",
+            "error_message",
+            "duration_ms",
+            "reference",
+            "created_at",
+        ]
+
+
+class ConnectionListView(TenantAPIView):
+    operation = "platform.integrations.manage"
+
+    @extend_schema(operation_id="v1_integrations_connections_list", responses=ConnectionSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(ConnectionSerializer(services.connection_list(actor=request.user), many=True).data)
+
+    @extend_schema(
+        request=ConnectionInput,
+        responses={201: ConnectionSerializer},
+        description="Saves, then tests the connection with the vendor at once.",
+    )
+    def post(self, request: Request) -> Response:
+        data = ConnectionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        saved = services.connection_save(actor=request.user, **data.validated_data)
+        tested = services.connection_test(actor=request.user, connection_id=saved.pk)
+        return Response(ConnectionSerializer(tested).data, status=status.HTTP_201_CREATED)
+
+
+class ConnectionTestView(TenantAPIView):
+    operation = "platform.integrations.manage"
+
+    @extend_schema(request=None, responses=ConnectionSerializer)
+    def post(self, request: Request, connection_id: int) -> Response:
+        return Response(
+            ConnectionSerializer(services.connection_test(actor=request.user, connection_id=connection_id)).data
+        )
+
+
+class VendorCallListView(TenantAPIView):
+    operation = "platform.integrations.manage"
+
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, enum=list(VendorCall.Status.values))],
+        responses=paginated(VendorCallSerializer),
+    )
+    def get(self, request: Request) -> Response:
+        wanted = query_choice(request, "status", tuple(VendorCall.Status.values))
+        return paginate(self, request, services.call_log(actor=request.user, status=wanted), VendorCallSerializer)
