@@ -140,3 +140,49 @@ def test_the_callback_checks_the_url_and_reads_encrypted_events(alpha: World, we
         logged = VendorCall.objects.get(operation="callback")
         assert logged.recipient == "ZhangSan" and "已回访" in logged.error_message
         Connection.objects.all().delete()
+
+
+def test_a_member_added_on_wecom_is_linked_and_a_rule_tags_them_there(alpha: World, wecom: FakeWeCom) -> None:
+    import time_machine
+
+    from huiyuan.automation import rules
+    from huiyuan.integrations.models import MemberIdentity
+    from huiyuan.members.services import member_update
+
+    from .test_automation import at
+
+    with tenant_context(alpha.tenant):
+        conn = connect(alpha, wecom)
+    wecom.customers["wmCustomer01"] = {
+        "external_contact": {"external_userid": "wmCustomer01", "name": "张三", "type": 1},
+        "follow_user": [{"userid": "ZhangSan", "remark_mobiles": ["13800000001"], "tags": []}],
+    }
+    crypto = WeComCrypto(CALLBACK_TOKEN, CALLBACK_KEY, wecom.corp_id)
+    event = crypto.encrypt(
+        "<xml><ToUserName>ww1436e0e65a779aee</ToUserName><FromUserName>sys</FromUserName><MsgType>event</MsgType>"
+        "<Event>change_external_contact</Event><ChangeType>add_external_contact</ChangeType><UserID>ZhangSan</UserID>"
+        "<ExternalUserID>wmCustomer01</ExternalUserID></xml>"
+    )
+    body = f"<xml><Encrypt><![CDATA[{event}]]></Encrypt></xml>"
+    url = f"/callbacks/wecom/{conn.pk}/?msg_signature={crypto.signature('7', '8', event)}&timestamp=7&nonce=8"
+    assert api(alpha).post(url, body, content_type="text/xml").status_code == 200
+    with tenant_context(alpha.tenant):
+        identity = MemberIdentity.objects.get()
+        assert identity.member_id == alpha.member_a.pk and identity.union_id == "ZhangSan"
+        with time_machine.travel(at(2027, 3, 1, 10, 0), tick=False):
+            rule = rules.rule_save(
+                actor=alpha.hq,
+                name="企微打标",
+                trigger={"type": "event:member.updated"},
+                actions=[{"type": "wecom_tag", "wecom_tag_id": "etVIP001"}],
+            )
+            rules.rule_set_status(actor=alpha.hq, rule_id=rule.pk, status="active")
+            member_update(actor=alpha.hq, member_id=alpha.member_a.pk, data={"city": "苏州"})
+            drain()
+        assert wecom.tags == [
+            {"userid": "ZhangSan", "external_userid": "wmCustomer01", "add_tag": ["etVIP001"], "remove_tag": []}
+        ]
+        member_update(actor=alpha.hq, member_id=alpha.member_b.pk, data={"city": "苏州"})  # not a WeCom customer
+        drain()
+        assert len(wecom.tags) == 1
+        Connection.objects.all().delete()

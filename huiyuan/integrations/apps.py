@@ -8,4 +8,4 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         # Providers register themselves on import, one module each; the SMS channel joins automation's.
-        from . import channels, finance, providers, staff, webhooks  # noqa: F401
+        from . import actions, channels, finance, providers, staff, webhooks  # noqa: F401

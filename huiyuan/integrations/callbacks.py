@@ -42,6 +42,8 @@ def wecom_event(connection_id: int, params: dict[str, str], body: bytes) -> dict
     crypto.check(params.get("msg_signature", ""), params.get("timestamp", ""), params.get("nonce", ""), encrypted)
     message = SafeXML.fromstring(crypto.decrypt(encrypted).encode())
     fields = {child.tag: (child.text or "") for child in message}
+    if fields.get("Event") == "change_external_contact" and fields.get("ChangeType") == "add_external_contact":
+        customer_link(connection, fields.get("ExternalUserID", ""), fields.get("UserID", ""))
     VendorCall.objects.create(
         connection=connection,
         provider="wecom",
@@ -93,3 +95,35 @@ def dingtalk_event(connection_id: int, params: dict[str, str], body: bytes) -> d
         "nonce": nonce,
         "encrypt": answer,
     }
+
+
+def customer_link(connection: Connection, external_userid: str, staff_userid: str) -> Any:
+    """A member became a staff member's WeCom customer: find them by the phone the staff noted
+    (remark_mobiles) and remember who they are on WeCom, so rules can tag them there."""
+    from huiyuan.members.models import Member
+    from huiyuan.platform.phones import InvalidPhone, normalize_phone
+
+    from .models import MemberIdentity
+    from .services import provider_for, vendor_call
+
+    if not external_userid:
+        return None
+    provider: Any = provider_for(connection)
+    details = vendor_call(connection, "customer", external_userid, lambda: provider.customer(external_userid))
+    phones: list[str] = []
+    for follower in details.get("follow_user") or []:
+        if follower.get("userid") == staff_userid or not staff_userid:
+            phones += follower.get("remark_mobiles") or []
+    for raw in phones:
+        try:
+            member = Member.objects.filter(phone=normalize_phone(str(raw))).first()
+        except InvalidPhone:
+            continue
+        if member is not None:
+            identity, _created = MemberIdentity.objects.update_or_create(
+                connection=connection,
+                external_id=external_userid,
+                defaults={"member": member, "union_id": staff_userid},
+            )
+            return identity
+    return None

@@ -22,6 +22,7 @@ class FakeWeCom:
         self.next_errors: list[int] = []
         self.garble_next = False
         self.known_users = {"zhangsan", "lisi", "wangwu"}
+        self.customers: dict[str, dict[str, Any]] = {}  # external_userid → externalcontact/get answer
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -96,6 +97,11 @@ class FakeWeCom:
             self.sent.append({**data, "delivered_to": valid})
             invalid = "|".join(u.lower() for u in users if u not in valid)
             return {"errcode": 0, "errmsg": "ok", "invaliduser": invalid, "msgid": f"msg{len(self.sent)}"}
+        if parts.path == "/cgi-bin/externalcontact/get":
+            customer = self.customers.get(query.get("external_userid", ""))
+            if customer is None:
+                return {"errcode": 84061, "errmsg": "not external contact"}
+            return {"errcode": 0, "errmsg": "ok", **customer}
         if parts.path == "/cgi-bin/externalcontact/mark_tag":
             if not data.get("add_tag") and not data.get("remove_tag"):
                 return {"errcode": 40068, "errmsg": "invalid tagid"}

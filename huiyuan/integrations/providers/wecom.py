@@ -135,6 +135,10 @@ class WeCom(Provider):
             json={"userid": staff_userid, "external_userid": external_userid, "add_tag": add, "remove_tag": remove},
         )
 
+    def customer(self, external_userid: str) -> dict[str, Any]:
+        """A WeCom customer's details, with the staff who follow them (remark phones among them)."""
+        return self.call("GET", "/cgi-bin/externalcontact/get", params={"external_userid": external_userid})
+
     def test(self) -> str:
         self.forget_token()
         self._token()
