@@ -109,3 +109,28 @@ def test_refusals_are_listed_with_the_erps_message_and_wrong_credentials_explain
     assert finance_sync(connection=conn)["failed"] == 1
     failed = FinanceDocument.objects.get()
     assert failed.status == "failed" and "UNREADABLE_REPLY" in failed.error
+
+
+def test_the_fake_accepts_what_the_official_sdk_signs_and_refuses_a_wrong_secret(k3: FakeK3Cloud) -> None:
+    """Kingdee's own SDK (``kingdee-cdp-webapi-sdk``, a dev-only oracle: it turns TLS checks off, so it
+    is not shipped) signs each request; the fake must accept it, and refuse it signed with another secret."""
+    import json as jsonlib
+
+    from k3cloud_webapi_sdk.main import K3CloudApiSdk
+
+    model = {
+        "FBillNo": "SDK-0001",
+        "FDATE": "2027-03-01",
+        "FCONTACTUNIT": {"FNumber": "C1"},
+        "FSETTLEORGID": {"FNumber": "100"},
+    }
+    sdk = K3CloudApiSdk(k3.url)
+    sdk.InitConfig(k3.acct_id, k3.username, k3.app_id, k3.app_secret, k3.url)
+    reply = jsonlib.loads(sdk.Save("AR_RECEIVEBILL", {"Model": model}))
+    assert reply["Result"]["ResponseStatus"]["IsSuccess"] is True and "SDK-0001" in k3.bills
+    duplicate = jsonlib.loads(sdk.Save("AR_RECEIVEBILL", {"Model": model}))
+    assert duplicate["Result"]["ResponseStatus"]["IsSuccess"] is False  # as the ERP refuses a repeated number
+    wrong = K3CloudApiSdk(k3.url)
+    wrong.InitConfig(k3.acct_id, k3.username, k3.app_id, "not-the-secret", k3.url)
+    refused = jsonlib.loads(wrong.Save("AR_RECEIVEBILL", {"Model": {**model, "FBillNo": "SDK-0002"}}))
+    assert refused["Result"]["ResponseStatus"]["MsgCode"] == 1 and "SDK-0002" not in k3.bills
