@@ -128,3 +128,36 @@ def test_the_callback_answers_check_url_with_an_encrypted_success(alpha: World, 
     with tenant_context(alpha.tenant):
         assert VendorCall.objects.filter(operation="callback", provider="dingtalk").count() == 1
         Connection.objects.all().delete()
+
+
+def test_the_fake_answers_dingtalks_official_sdk_as_dingtalk_does(ding: FakeDingTalk) -> None:
+    """``alibabacloud-dingtalk`` (a dev-only oracle; our client is thin httpx) gets a token, creates a
+    to-do, is told a second one with the same sourceId exists, and raises on a refused token."""
+    from alibabacloud_dingtalk.oauth2_1_0 import client as oauth2
+    from alibabacloud_dingtalk.oauth2_1_0 import models as oauth2_models
+    from alibabacloud_dingtalk.todo_1_0 import client as todo
+    from alibabacloud_dingtalk.todo_1_0 import models as todo_models
+    from alibabacloud_tea_openapi import models as openapi
+    from alibabacloud_tea_util import models as tea_util
+    from Tea.exceptions import TeaException
+
+    config = openapi.Config(protocol="http", endpoint=ding.url.split("://")[1])
+    token = (
+        oauth2.Client(config)
+        .get_access_token(oauth2_models.GetAccessTokenRequest(app_key=ding.app_key, app_secret=ding.app_secret))
+        .body.access_token
+    )
+    client = todo.Client(config)
+    headers = todo_models.CreateTodoTaskHeaders(x_acs_dingtalk_access_token=token)
+    request = todo_models.CreateTodoTaskRequest(
+        source_id="sdk-1", subject="回访", executor_ids=["union-1"], operator_id="union-1"
+    )
+    created = client.create_todo_task_with_options("union-1", request, headers, tea_util.RuntimeOptions())
+    assert created.body.id and ding.todos["sdk-1"]["subject"] == "回访"
+    with pytest.raises(TeaException) as again:
+        client.create_todo_task_with_options("union-1", request, headers, tea_util.RuntimeOptions())
+    assert "task exist" in str(again.value.message)
+    bad = todo_models.CreateTodoTaskHeaders(x_acs_dingtalk_access_token="forged")
+    with pytest.raises(TeaException) as refused:
+        client.create_todo_task_with_options("union-1", request, bad, tea_util.RuntimeOptions())
+    assert refused.value.code == "InvalidAuthentication"
