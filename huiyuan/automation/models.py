@@ -174,6 +174,13 @@ class Message(models.Model):
     def __str__(self) -> str:
         return f"{self.channel} to {self.member_id}"
 
+    @property
+    def channel_label(self) -> str:
+        from .registry import CHANNELS
+
+        channel = CHANNELS.get(self.channel)
+        return str(channel.label) if channel else self.channel
+
 
 class StaffNotification(models.Model):
     """The console's inbox: a task assigned, a task overdue, a rule's notice to staff."""
@@ -252,6 +259,8 @@ class TaskType(models.Model):
 
 
 class Task(models.Model):
+    """A staff task (care call, complaint, approval) following its type's flow."""
+
     type = models.ForeignKey(TaskType, on_delete=models.PROTECT, related_name="tasks")
     title = models.CharField(_("title"), max_length=200)
     description = models.TextField(_("description"), blank=True)
@@ -278,6 +287,15 @@ class Task(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def assigned_to(self) -> str:
+        """Who it is for, as staff read it: a person's name, or the role at the store."""
+        from huiyuan.platform.roles import Role
+
+        if self.assignee_id and self.assignee:
+            return str(self.assignee.display_name)
+        return str(Role(self.assignee_role).label) if self.assignee_role in Role.values else self.assignee_role
 
 
 class TaskComment(models.Model):

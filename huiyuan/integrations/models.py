@@ -43,6 +43,21 @@ class SmsTemplate(models.Model):
         return self.name
 
 
+OPERATION_LABELS = {
+    "send_sms": _("SMS"),
+    "test": _("Connection test"),
+    "task_notice": _("Task notice to staff"),
+    "todo": _("To-do for staff"),
+    "finance_post": _("Finance document"),
+    "finance_lookup": _("Finance document lookup"),
+    "customer": _("WeCom customer lookup"),
+    "customer_tag": _("WeCom customer tag"),
+    "callback": _("Callback from the vendor"),
+    "code2session": _("Mini program sign-in"),
+    "phone_number": _("Mini program phone number"),
+}
+
+
 class VendorCall(models.Model):
     """One call to a vendor: the delivery log staff read (recipient masked)."""
 
@@ -69,6 +84,10 @@ class VendorCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider}.{self.operation} {self.status}"
+
+    @property
+    def operation_label(self) -> str:
+        return str(OPERATION_LABELS.get(self.operation, self.operation))
 
 
 class StaffIdentity(models.Model):
@@ -121,6 +140,12 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type}#{self.event_id} → {self.endpoint_id}: {self.status_code}"
+
+    @property
+    def event_label(self) -> str:
+        from huiyuan.platform.events.registry import event_label
+
+        return event_label(self.event_type)
 
 
 class FinanceDocument(models.Model):
