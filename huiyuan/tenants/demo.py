@@ -97,7 +97,19 @@ def create_demo(*, members: int = 3000, seed: int = 2026) -> Tenant:
         _create_members_and_orders(list(stores.values()), members, rng, fake)
     with tenant_context(tenant):
         _create_loyalty_programme(User.objects.get(role=Role.OWNER))
+        _switch_on_automation(User.objects.get(role=Role.OWNER))
     return tenant
+
+
+def _switch_on_automation(owner: User) -> None:
+    """A few ready-made rules on, as a merchant would start: new members get a welcome and a coupon,
+    birthdays a greeting, regulars who stop coming a care call from their store."""
+    from huiyuan.automation.gallery import template_install
+    from huiyuan.loyalty.models import CouponTemplate
+
+    coupon = CouponTemplate.objects.get(name="满100减20")
+    for key in ("welcome", "birthday", "churn_risk"):
+        template_install(actor=owner, key=key, coupon_template_id=coupon.pk)
 
 
 def _create_loyalty_programme(owner: User) -> None:
