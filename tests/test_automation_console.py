@@ -177,3 +177,16 @@ def test_continue_only_if_becomes_a_branch_and_comes_back_as_blocks(alpha: World
     page = client.get(f"/automation/rules/{rule.pk}/")
     assert [row["type"] for row in page.context["action_rows"]] == ["wait", "only_if", "send_message"]
     assert not page.context["has_branch"]
+
+
+def test_the_condition_builder_offers_the_merchants_own_fields(alpha: World) -> None:
+    from huiyuan.members.custom_fields import custom_field_create
+
+    with tenant_context(alpha.tenant):
+        custom_field_create(
+            actor=alpha.hq, label="喜欢的口味", field_type="single_choice", config={"choices": ["甜", "辣"]}
+        )
+    page = console(alpha, "marketing").get("/automation/rules/new/")
+    fields = {f["label"]: f for f in page.context["fields"]}
+    assert fields["喜欢的口味"]["name"].startswith("custom.") and fields["喜欢的口味"]["choices"] == ["甜", "辣"]
+    assert "手机号" not in fields and "Phone" not in fields  # marketing may not filter on phones

@@ -477,6 +477,20 @@ def condition_catalogue(actor: Any) -> list[dict[str, Any]]:
                 "choices": list(CHOICES[name]() if callable(CHOICES.get(name)) else CHOICES.get(name, [])),
             }
         )
+    # The merchant's own fields, with the operators their type filters by.
+    for key, custom in active_fields_by_key().items():
+        if custom.field_type in SENSITIVE_FIELD_TYPES and not can(actor, "members.pii.view"):
+            continue
+        type_impl = registry.get(custom.field_type)
+        fields.append(
+            {
+                "name": f"custom.{key}",
+                "label": custom.label,
+                "kind": "custom",
+                "ops": [{"op": op, "label": str(OP_LABELS.get(op, op))} for op in type_impl.operators],
+                "choices": [str(c) for c in (custom.config or {}).get("choices", [])],
+            }
+        )
     return fields
 
 
