@@ -47,7 +47,7 @@ class EmailChannel(Channel):
             raise ActionFailed(str(_("E-mail is not set up: the administrator sets HUIYUAN_EMAIL_URL.")), retry=False)
         message_key = f"<huiyuan.{message_id}@{settings.HUIYUAN_BASE_DOMAIN}>"
         leave = unsubscribe_url(member, "email")
-        footer = _("Do not want these e-mails? Unsubscribe: %(url)s") % {"url": leave}
+        footer = f"{_('Do not want these e-mails? Unsubscribe here:')}\n{leave}"
         mail = EmailMultiAlternatives(
             subject=subject or body[:40],
             body=f"{body}\n\n--\n{footer}",

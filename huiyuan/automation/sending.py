@@ -1,8 +1,8 @@
 """Sending a message through an outside vendor at most once, without losing it.
 
-1. The step that decides to send writes the message ``queued`` in its own transaction and, after
-   commit, hands it to a worker (``automation.send_message``); it also sets a watchdog (a delivery
-   due a little later) in case the hand-over is lost.
+1. The step that decides to send writes the message ``queued`` in its own transaction and, right
+   after commit, sends it from the same worker; it also sets a watchdog (a delivery due a little
+   later) in case that worker dies before its claim.
 2. The worker claims the message in a committed ``UPDATE … SET status = 'sending' WHERE status =
    'queued'`` and only then calls the vendor, then records the answer. A second copy of the task
    finds nothing to claim.
@@ -44,14 +44,27 @@ def claim_lease() -> timedelta:
 
 
 def message_queue(message: Message, *, at: object = None) -> None:
-    """Hand the message to a worker after the current transaction commits, and set its watchdog."""
+    """Send the message right after the current transaction commits (the step runs in a worker: it
+    sends it itself, with no second trip through the broker), and set its watchdog in case that
+    worker dies first."""
     due = timezone.now() + claim_lease()
     deliveries_schedule(WATCHDOG, WATCHDOG, [({"message_id": message.pk}, due)])
     message_id = message.pk
 
-    def hand_over() -> None:
-        from .tasks import send_message_task
+    def send_now() -> None:
+        try:
+            message_send(message_id)
+        except Exception:  # noqa: BLE001 - the message stays queued or sending; the watchdog takes it from there
+            logger.exception("automation: sending message %s after commit failed", message_id)
 
+    transaction.on_commit(send_now, robust=True)
+
+
+def message_hand_over(message_id: int) -> None:
+    """Queue a message for a worker (the watchdog, and staff resending, are not in one)."""
+    from .tasks import send_message_task
+
+    def hand_over() -> None:
         try:
             send_message_task.apply_async(args=[message_id], retry=False)
         except Exception as exc:  # noqa: BLE001 - the watchdog hands it over again
@@ -109,7 +122,9 @@ def _watch(event: Event) -> None:
     if message is None:
         return
     if message.status == Message.Status.QUEUED:
-        message_queue(message)  # the hand-over was lost, or a retry is due
+        # Not sent yet (the sender died before its claim, or a retry is due): to a worker, and watched again.
+        deliveries_schedule(WATCHDOG, WATCHDOG, [({"message_id": message.pk}, timezone.now() + claim_lease())])
+        message_hand_over(message.pk)
     elif message.status == Message.Status.SENDING and message.claimed_at:
         if timezone.now() - message.claimed_at >= claim_lease():
             message.status = Message.Status.UNCONFIRMED
@@ -134,6 +149,8 @@ def messages_resend(*, message_ids: list[int], actor: Any = None) -> int:
     ids = list(qs.values_list("pk", flat=True))
     with transaction.atomic():
         Message.objects.filter(pk__in=ids).update(status=Message.Status.QUEUED, attempts=0, error="")
-        for message in Message.objects.filter(pk__in=ids):
-            message_queue(message)
+        due = timezone.now() + claim_lease()
+        deliveries_schedule(WATCHDOG, WATCHDOG, [({"message_id": pk}, due) for pk in ids])
+        for pk in ids:
+            message_hand_over(pk)
     return len(ids)
