@@ -43,7 +43,7 @@ def claim_lease() -> timedelta:
     return timedelta(seconds=django_settings.HUIYUAN_SEND_CLAIM_SECONDS)
 
 
-def message_queue(message: Message, *, at: object = None) -> None:
+def message_queue(message: Message) -> None:
     """Send the message right after the current transaction commits (the step runs in a worker: it
     sends it itself, with no second trip through the broker), and set its watchdog in case that
     worker dies first."""

@@ -44,6 +44,12 @@ class TokenExpired(VendorError):
     retry = True
 
 
+def explained(words: dict[Any, Any], code: Any, message: str) -> str:
+    """A vendor's error in our words when we know the code, with its own message after (or alone)."""
+    known = words.get(code)
+    return f"{known} ({message})" if known else message or str(code)
+
+
 @dataclass(frozen=True)
 class Field:
     name: str

@@ -24,6 +24,7 @@ from ..registry import (
     VendorRefused,
     VendorThrottled,
     VendorUnavailable,
+    explained,
     register_provider,
 )
 from ._endpoint import split_endpoint
@@ -117,7 +118,7 @@ def _call(call: Any) -> Any:
             raise VendorUnavailable(exc.message or code, code=code) from exc
         if not code:  # the SDK could not read the reply at all
             raise VendorUnavailable(str(exc)[:300], code="UNREADABLE_REPLY") from exc
-        raise VendorRefused(_plain(code, exc.message or ""), code=code) from exc
+        raise VendorRefused(explained(PLAIN, code, exc.message or ""), code=code) from exc
 
 
 def _business_error(code: str, message: str) -> VendorError:
@@ -125,7 +126,7 @@ def _business_error(code: str, message: str) -> VendorError:
         return VendorThrottled(message, code=code, wait=1.0)
     if code in VENDOR_FAULT:
         return VendorUnavailable(message, code=code)
-    return VendorRefused(_plain(code, message), code=code)
+    return VendorRefused(explained(PLAIN, code, message), code=code)
 
 
 PLAIN = {
@@ -138,8 +139,3 @@ PLAIN = {
     "isv.TEMPLATE_MISSING_PARAMETERS": _("The template needs parameters that were not given."),
     "isp.RAM_PERMISSION_DENY": _("This AccessKey may not send SMS (RAM permission)."),
 }
-
-
-def _plain(code: str, message: str) -> str:
-    words = PLAIN.get(code)
-    return f"{words} ({message})" if words else message or code

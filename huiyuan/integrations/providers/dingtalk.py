@@ -22,10 +22,10 @@ from ..registry import (
     Field,
     Provider,
     TokenExpired,
-    VendorError,
     VendorRefused,
     VendorThrottled,
     VendorUnavailable,
+    explained,
     register_provider,
 )
 from ..tokens import token_forget, token_get
@@ -221,6 +221,4 @@ def _check_oapi(body: dict[str, Any], *, token_call: bool) -> None:
         raise VendorThrottled(message, code=str(code))
     if code == -1:
         raise VendorUnavailable(message, code=str(code))
-    words = PLAIN.get(code)
-    error: VendorError = VendorRefused(f"{words} ({message})" if words else message, code=str(code))
-    raise error
+    raise VendorRefused(explained(PLAIN, code, message), code=str(code))

@@ -22,6 +22,7 @@ from ..registry import (
     VendorRefused,
     VendorThrottled,
     VendorUnavailable,
+    explained,
     register_provider,
 )
 from ._endpoint import split_endpoint
@@ -114,7 +115,7 @@ def _error(code: str, message: str) -> VendorError:
         return VendorThrottled(message, code=code, wait=1.0)
     if code.startswith(VENDOR_FAULT_PREFIXES):
         return VendorUnavailable(message, code=code)
-    return VendorRefused(_plain(code, message), code=code)
+    return VendorRefused(explained(PLAIN, code, message), code=code)
 
 
 PLAIN = {
@@ -126,8 +127,3 @@ PLAIN = {
     "InvalidParameterValue.IncorrectPhoneNumber": _("The phone number is not valid."),
     "FailedOperation.InsufficientBalanceInSmsPackage": _("The SMS package is used up."),
 }
-
-
-def _plain(code: str, message: str) -> str:
-    words = PLAIN.get(code)
-    return f"{words} ({message})" if words else message or code

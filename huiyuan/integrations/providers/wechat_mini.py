@@ -19,6 +19,7 @@ from ..registry import (
     VendorRefused,
     VendorThrottled,
     VendorUnavailable,
+    explained,
     register_provider,
 )
 from ..tokens import token_forget, token_get
@@ -64,9 +65,8 @@ class WeChatMiniProgram(Provider):
         if code in (45011, -1):
             raise (VendorThrottled if code == 45011 else VendorUnavailable)(str(body.get("errmsg", "")), code=str(code))
         if code:
-            words = PLAIN.get(code)
             message = str(body.get("errmsg", "")) if isinstance(body, dict) else ""
-            raise VendorRefused(f"{words} ({message})" if words else message, code=str(code))
+            raise VendorRefused(explained(PLAIN, code, message), code=str(code))
         return body
 
     def _token(self) -> str:

@@ -21,6 +21,7 @@ from ..registry import (
     VendorRefused,
     VendorThrottled,
     VendorUnavailable,
+    explained,
     register_provider,
 )
 from ..tokens import token_forget, token_get
@@ -152,5 +153,4 @@ def _error(code: int, message: str, *, token_call: bool) -> VendorError:
         return VendorThrottled(message, code=str(code))
     if code in BUSY:
         return VendorUnavailable(message, code=str(code))
-    words = PLAIN.get(code)
-    return VendorRefused(f"{words} ({message})" if words else message, code=str(code))
+    return VendorRefused(explained(PLAIN, code, message), code=str(code))
