@@ -190,3 +190,24 @@ def test_the_condition_builder_offers_the_merchants_own_fields(alpha: World) -> 
     fields = {f["label"]: f for f in page.context["fields"]}
     assert fields["喜欢的口味"]["name"].startswith("custom.") and fields["喜欢的口味"]["choices"] == ["甜", "辣"]
     assert "手机号" not in fields and "Phone" not in fields  # marketing may not filter on phones
+
+
+def test_hq_builds_a_segment_with_the_builder_and_tags_its_members(alpha: World) -> None:
+    from huiyuan.members.models import MemberTag, Tag
+
+    with tenant_context(alpha.tenant):
+        Member.objects.filter(pk=alpha.member_a.pk).update(city="杭州")
+        tag = Tag.objects.create(name="杭州客")
+    client = console(alpha, "hq")
+    form = {"c_join": "and", "c_field": ["city"], "c_op": ["eq"], "c_value": ["杭州"], "name": "杭州会员"}
+    preview = client.post("/segments/", {**form, "action": "preview"})
+    assert preview.status_code == 200 and preview.context["count"] == 1
+    assert client.post("/segments/", {**form, "action": "save"}).status_code == 200
+    client.post("/segments/", {**form, "action": "tag", "tag": str(tag.pk)})
+    with tenant_context(alpha.tenant):
+        assert Segment.objects.get(name="杭州会员").rule == {"field": "city", "op": "eq", "value": "杭州"}
+        assert list(MemberTag.objects.filter(tag=tag).values_list("member_id", flat=True)) == [alpha.member_a.pk]
+    with tenant_context(alpha.tenant):
+        saved_id = Segment.objects.get(name="杭州会员").pk
+    reopened = client.get(f"/segments/?segment={saved_id}")
+    assert reopened.context["c_rows"] == [{"field": "city", "op": "eq", "value": "杭州"}]

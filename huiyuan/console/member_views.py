@@ -207,30 +207,42 @@ EXAMPLE_RULE = {
 
 @_guarded("members.segment.view")
 def segment_page(request: HttpRequest) -> HttpResponse:
+    """Build a segment with the condition builder (fields in words, operators by type, live count);
+    rules nested deeper than one and/or group are edited as JSON under "Advanced"."""
     saved = segments.segment_list(actor=request.user)
     selected = request.GET.get("segment", "")
-    rule_text = request.POST.get("rule") or ""
-    if not rule_text and selected.isdecimal():
-        rule_text = json.dumps(
-            segments.segment_get(actor=request.user, segment_id=int(selected)).rule, ensure_ascii=False, indent=2
-        )
-    rule_text = rule_text or json.dumps(EXAMPLE_RULE, ensure_ascii=False, indent=2)
+    rule: Any = EXAMPLE_RULE
+    if selected.isdecimal():
+        rule = segments.segment_get(actor=request.user, segment_id=int(selected)).rule
     context: dict[str, Any] = {
         "saved": saved,
-        "rule_text": rule_text,
         "name": request.POST.get("name", ""),
         "can_manage": can(request.user, "members.segment.manage"),
         "can_campaign": can(request.user, "automation.rule.manage"),
         "manual_tags": tags.tag_list().filter(kind="manual"),
         "perms_export": can(request.user, "members.member.export"),
+        "fields": segments.condition_catalogue(request.user),
     }
     if request.method == "POST":
-        try:
-            rule = json.loads(rule_text)
-        except json.JSONDecodeError as exc:
-            context.update(errors={"rule": [_("Not valid JSON: %(e)s") % {"e": exc}]})
+        if "c_field" in request.POST:
+            rows = list(
+                zip(
+                    request.POST.getlist("c_field"),
+                    request.POST.getlist("c_op"),
+                    request.POST.getlist("c_value"),
+                    strict=False,
+                )
+            )
+            rule = segments.rule_from_rows(request.POST.get("c_join", "and"), rows)
         else:
             try:
+                rule = json.loads(request.POST.get("rule") or "null")
+            except json.JSONDecodeError as exc:
+                context.update(errors={"rule": [_("Not valid JSON: %(e)s") % {"e": exc}]})
+                rule = None
+        if rule is not None or "c_field" in request.POST:
+            try:
+                rule = rule or {"field": "order_count", "op": "gte", "value": 0}  # no condition: everyone
                 action = request.POST.get("action", "preview")
                 if action == "save":
                     segments.segment_save(actor=request.user, name=context["name"], rule=rule)
@@ -252,6 +264,12 @@ def segment_page(request: HttpRequest) -> HttpResponse:
                 ]
             except ValidationFailed as exc:
                 context.update(error_context(exc))
+    try:
+        join, builder_rows = segments.rows_from_rule(rule)
+        context.update(c_join=join, c_rows=builder_rows or [{"field": "", "op": "", "value": ""}], nested=False)
+    except ValueError:
+        context.update(c_join="and", c_rows=[{"field": "", "op": "", "value": ""}], nested=True)
+    context["rule_text"] = json.dumps(rule, ensure_ascii=False, indent=2) if rule is not None else ""
     return render(request, "console/segments.html", context)
 
 
