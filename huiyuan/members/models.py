@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -54,6 +55,9 @@ class Member(models.Model):
         db_index=False,
     )
     card_no = models.CharField(_("card number"), max_length=32, unique=True)
+    # Prefixes of the name's pinyin and initials (``pinyin.py``), and the name they were made from.
+    name_keys = ArrayField(models.CharField(max_length=20), db_default=[], blank=True)
+    name_keys_of = models.CharField(max_length=100, blank=True, db_default="")
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE)
     consent_sms = models.BooleanField(_("SMS consent"), default=False)
     consent_wechat = models.BooleanField(_("WeChat consent"), default=False)
@@ -105,6 +109,7 @@ class Member(models.Model):
             models.Index(fields=["home_store", "m_score", "last_purchase_at"]),
             models.Index(fields=["name"], name="member_name_prefix", opclasses=["varchar_pattern_ops"]),
             GinIndex(fields=["custom_fields"], name="member_custom_fields_gin"),
+            GinIndex(fields=["name_keys"], name="member_name_pinyin_gin"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(points_balance__gte=0), name="member_points_gte_0"),

@@ -11,6 +11,7 @@ from huiyuan.platform.errors import NotFound
 from huiyuan.platform.phones import InvalidPhone, display_phone, mask_phone, mask_phones_in, normalize_phone
 
 from .models import Member, MemberHistory
+from .pinyin import looks_like_pinyin
 
 
 def member_list(*, actor: Any, search: str = "", store_id: int | None = None) -> QuerySet[Member]:
@@ -20,6 +21,8 @@ def member_list(*, actor: Any, search: str = "", store_id: int | None = None) ->
     search = search.strip()
     if search:
         match = Q(card_no=search) | Q(name__startswith=search)
+        if looks_like_pinyin(search):
+            match |= Q(name_keys__contains=[search.lower()])  # 张三 by "zs", "zhang", "zhangsan"
         try:
             match |= Q(phone=normalize_phone(search))
         except InvalidPhone:

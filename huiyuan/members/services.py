@@ -22,6 +22,7 @@ from huiyuan.platform.tenancy import tenant_today
 from .custom_fields import clean_custom_values
 from .models import Lifecycle, Member, MemberHistory, MemberTag, Order, Store
 from .parsing import parse_bool, parse_date
+from .pinyin import pinyin_refresh
 from .selectors import member_access_by_id
 from .stats import stats_rebuild
 
@@ -216,6 +217,7 @@ def member_enroll(
         )
         audit_record(actor=actor, action="members.member.create", obj=member)
         event_record("member.created", member_payload(member), aggregate_type="member", aggregate_id=member.pk)
+        pinyin_refresh([member.pk])
     return member
 
 
@@ -252,6 +254,8 @@ def member_update(*, actor: Any, member_id: int, data: dict[str, Any], source: s
             setattr(member, name, value)
         if changes:
             member.save()
+            if "name" in changes:
+                pinyin_refresh([member.pk])
             history_record(member.pk, MemberHistory.Action.UPDATED, changes, actor=actor, source=source)
             audit_record(actor=actor, action="members.member.update", obj=member, changes=_redact(changes))
             event_record(
@@ -375,4 +379,5 @@ def member_self_enroll(*, phone: str, name: str = "", channel: str, source: str)
             return Member.objects.get(phone=cleaned["phone"]), False
         history_record(member.pk, MemberHistory.Action.CREATED, cleaned, actor=None, source=source)
         event_record("member.created", member_payload(member), aggregate_type="member", aggregate_id=member.pk)
+        pinyin_refresh([member.pk])
     return member, True

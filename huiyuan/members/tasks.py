@@ -30,9 +30,18 @@ def analyze_tables_task(tables: list[str]) -> None:
 
 @tenant_task(name="huiyuan.members.nightly_stats")
 def nightly_stats_task() -> dict[str, Any]:
+    from .pinyin import pinyin_refresh
     from .stats import stats_recompute_nightly
 
+    pinyin_refresh()  # names written by any path that did not refresh them
     return stats_recompute_nightly()
+
+
+@tenant_task(name="huiyuan.members.pinyin_refresh")
+def pinyin_refresh_task() -> int:
+    from .pinyin import pinyin_refresh
+
+    return pinyin_refresh()
 
 
 @tenant_task(name="huiyuan.members.nightly_auto_tags")

@@ -95,6 +95,9 @@ def create_demo(*, members: int = 3000, seed: int = 2026) -> Tenant:
             user.save()
             StoreAssignment.objects.bulk_create([StoreAssignment(user=user, store=stores[c]) for c in store_codes])
         _create_members_and_orders(list(stores.values()), members, rng, fake)
+        from huiyuan.members.pinyin import pinyin_refresh
+
+        pinyin_refresh()
     with tenant_context(tenant):
         _create_loyalty_programme(User.objects.get(role=Role.OWNER))
         _switch_on_automation(User.objects.get(role=Role.OWNER))

@@ -275,6 +275,7 @@ def import_run(job_id: int) -> ImportJob:
             status=ImportJob.Status.FAILED, message=f"{type(exc).__name__}: {exc}"[:2000], finished_at=timezone.now()
         )
         raise
+    _refresh_pinyin_soon()  # the names COPY just wrote, findable by pinyin a few seconds later
     ImportJob.objects.filter(pk=job.pk).update(
         status=ImportJob.Status.DONE,
         processed_rows=job.total_rows,
@@ -299,6 +300,7 @@ def _run_order_import(job: ImportJob, actor: Any, table: Table) -> ImportJob:
         unknown_members=job.options.get("unknown_members", "create"),
         progress=_progress(job.pk),
     )
+    _refresh_pinyin_soon()  # members the orders created
     ImportJob.objects.filter(pk=job.pk).update(
         status=ImportJob.Status.DONE,
         processed_rows=job.total_rows,
@@ -317,3 +319,18 @@ def error_report_csv(job: ImportJob) -> bytes:
     """The rows that were not imported, with the reason, as CSV Excel opens correctly (UTF-8 BOM)."""
     rows = ([e["row"], e["column"], e["value"], e["reason"]] for e in job.errors)
     return csv_bytes([_("Row"), _("Column"), _("Value"), _("Reason")], rows)[0]
+
+
+def _refresh_pinyin_soon() -> None:
+    """Pinyin keys of a big import take seconds to compute: a task of their own, not the import's time."""
+    from django.db import transaction
+
+    from ..tasks import pinyin_refresh_task
+
+    def send() -> None:
+        try:
+            pinyin_refresh_task.delay()
+        except Exception:  # noqa: BLE001 - the nightly run computes them anyway
+            logger.warning("imports: could not queue the pinyin refresh; the nightly run will do it")
+
+    transaction.on_commit(send)
