@@ -14,8 +14,14 @@ from typing import Any
 from bench._common import p95, parse_args, peak_rss_mb, report, start
 
 STORES = 20
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
-GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国文辉鹏飞玉梅红云丹凤婷雪琳晶宇浩然子涵欣怡梓轩一诺思远佳琪晓东志强春燕海波"
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+    "姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+)
+GIVEN = (
+    "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国文辉鹏飞"
+    "玉梅红云丹凤婷雪琳晶宇浩然子涵欣怡梓轩一诺思远佳琪晓东志强春燕海波"
+)
 
 
 def main() -> None:
@@ -43,7 +49,8 @@ def load(members: int, store_ids: list[int]) -> None:
             SELECT substr(%s::text, (1 + (g * 7) %% length(%s::text))::int, 1)
                    || substr(%s::text, (1 + (g * 13) %% length(%s::text))::int, 1)
                    || CASE WHEN g %% 3 = 0 THEN '' ELSE substr(%s::text, (1 + (g * 29) %% length(%s::text))::int, 1) END,
-                '+86' || (13000000000 + g), 'unknown', '', '', 'store', (%s::bigint[])[1 + g %% %s], 'C' || g, 'active',
+                '+86' || (13000000000 + g), 'unknown', '', '', 'store', (%s::bigint[])[1 + g %% %s], 'C' || g,
+                'active',
                 false, false, false, '', '{}', now(), now(), 0, 0, 0, 0, 0, 'prospect'
             FROM generate_series(1::bigint, %s::bigint) AS g
             """,
