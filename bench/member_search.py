@@ -48,7 +48,8 @@ def load(members: int, store_ids: list[int]) -> None:
                 total_spend, r_score, f_score, m_score, lifecycle)
             SELECT substr(%s::text, (1 + (g * 7) %% length(%s::text))::int, 1)
                    || substr(%s::text, (1 + (g * 13) %% length(%s::text))::int, 1)
-                   || CASE WHEN g %% 3 = 0 THEN '' ELSE substr(%s::text, (1 + (g * 29) %% length(%s::text))::int, 1) END,
+                   || CASE WHEN g %% 3 = 0 THEN ''
+                           ELSE substr(%s::text, (1 + (g * 29) %% length(%s::text))::int, 1) END,
                 '+86' || (13000000000 + g), 'unknown', '', '', 'store', (%s::bigint[])[1 + g %% %s], 'C' || g,
                 'active',
                 false, false, false, '', '{}', now(), now(), 0, 0, 0, 0, 0, 'prospect'
