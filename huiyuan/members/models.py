@@ -7,6 +7,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from huiyuan.platform.models import Store
 
@@ -14,7 +15,7 @@ from huiyuan.platform.models import Store
 class Lifecycle(models.TextChoices):
     PROSPECT = "prospect", _("No purchase yet")
     NEW = "new", _("New")
-    ACTIVE = "active", _("Active")
+    ACTIVE = "active", pgettext_lazy("lifecycle", "Active")
     AT_RISK = "at_risk", _("At risk")
     DORMANT = "dormant", _("Dormant")
     LOST = "lost", _("Lost")
