@@ -231,9 +231,16 @@ def test_redis_restarted_with_its_data_gone(stack: dict[str, Any]) -> None:
 def test_database_connections_terminated_while_publishing(stack: dict[str, Any]) -> None:
     world = stack["world"]
     stack["new_worker"]()
+
+    def worker_connected() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", [WORKER_APP])
+            return bool(cursor.fetchone()[0])
+
     terminated = 0
     with Sweeper():
-        events: list[int] = []
+        events = stream(world, transactions=1, per_transaction=1, pause=0)  # something to connect for
+        wait_until(worker_connected, 60, "the worker to connect to the database")  # a busy machine boots it slowly
         for _round in range(12):
             events += stream(world, transactions=5, per_transaction=10, pause=0)
             with connection.cursor() as cursor:

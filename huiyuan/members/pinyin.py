@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from django.db import connection
 from django.db.models import F
-from pypinyin import Style, lazy_pinyin, pinyin
 
 MAX_KEYS = 60
 MIN_QUERY = 2  # one letter would match a tenth of the members
@@ -20,6 +19,8 @@ def _prefixes(text: str) -> list[str]:
 
 def name_keys(name: str) -> list[str]:
     """Every prefix (2+ letters) of the full pinyin and of the initials, surname readings included."""
+    from pypinyin import Style, lazy_pinyin, pinyin  # 0.25 s to import: only where names are keyed
+
     name = (name or "").strip()
     if not name or not any("\u4e00" <= ch <= "\u9fff" for ch in name):
         return []
