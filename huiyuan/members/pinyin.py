@@ -10,15 +10,16 @@ from django.db import connection
 from django.db.models import F
 
 MAX_KEYS = 60
-MIN_QUERY = 2  # one letter would match a tenth of the members
+MIN_QUERY = 2  # initials from two letters ("zs"); one letter would match a tenth of the members
+MIN_FULL = 3  # full pinyin from three ("wa" is the start of a seventh of Chinese names: 王, 万, 汪…)
 
 
-def _prefixes(text: str) -> list[str]:
-    return [text[:n] for n in range(MIN_QUERY, min(len(text), 20) + 1)]
+def _prefixes(text: str, shortest: int) -> list[str]:
+    return [text[:n] for n in range(shortest, min(len(text), 20) + 1)]
 
 
 def name_keys(name: str) -> list[str]:
-    """Every prefix (2+ letters) of the full pinyin and of the initials, surname readings included."""
+    """Every prefix of the full pinyin (3+ letters) and of the initials (2+), surname readings included."""
     from pypinyin import Style, lazy_pinyin, pinyin  # 0.25 s to import: only where names are keyed
 
     name = (name or "").strip()
@@ -31,8 +32,8 @@ def name_keys(name: str) -> list[str]:
     keys: set[str] = set()
     for first in surname_readings | {syllables[0]}:
         words = [first, *syllables[1:]]
-        keys.update(_prefixes("".join(words)))
-        keys.update(_prefixes("".join(w[0] for w in words)))
+        keys.update(_prefixes("".join(words), MIN_FULL))
+        keys.update(_prefixes("".join(w[0] for w in words), MIN_QUERY))
     return sorted(keys)[:MAX_KEYS]
 
 
