@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     args = parse_args(__doc__ or "")
-    members = 3_000 if args.quick else 100_000
+    members = 1_500 if args.quick else 100_000
     services = start("huiyuan_bench_sms")
     try:
         run(members)
