@@ -10,14 +10,15 @@ import hashlib
 import hmac
 import json
 import secrets
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, quote_plus, urlsplit
 
+from .fake_http import LocalServer
 
-class FakeDingTalk:
+
+class FakeDingTalk(LocalServer):
     def __init__(
         self,
         app_key: str,
@@ -35,41 +36,11 @@ class FakeDingTalk:
         self.robot_messages: list[dict[str, Any]] = []
         self.todos: dict[str, dict[str, Any]] = {}
         self.robot_window: list[float] = []
-        fake = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _go(self, method: str) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                status, reply = fake.handle(
-                    method, self.path, dict(self.headers), self.rfile.read(length) if length else b""
-                )
-                data = json.dumps(reply, ensure_ascii=False).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:  # noqa: N802
-                self._go("GET")
-
-            def do_POST(self) -> None:  # noqa: N802
-                self._go("POST")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def respond(self, request: BaseHTTPRequestHandler, body: bytes) -> tuple[int, Any, str]:
+        status, reply = self.handle(request.command, request.path, dict(request.headers), body)
+        return status, reply, "application/json"
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
         parts = urlsplit(path)

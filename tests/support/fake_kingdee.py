@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 from http.cookies import SimpleCookie
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from .fake_http import LocalServer
 
 
 def _status(ok: bool, code: int = 0, errors: list[str] | None = None, **result: Any) -> dict[str, Any]:
@@ -28,7 +29,7 @@ def _status(ok: bool, code: int = 0, errors: list[str] | None = None, **result: 
     }
 
 
-class FakeK3Cloud:
+class FakeK3Cloud(LocalServer):
     def __init__(self, acct_id: str, username: str, app_id: str, app_secret: str) -> None:
         self.acct_id, self.username, self.app_id, self.app_secret = acct_id, username, app_id, app_secret
         self.sessions: set[str] = set()
@@ -38,37 +39,19 @@ class FakeK3Cloud:
         self.next_msg_codes: list[int] = []
         self.garble_next = False
         self.drop_answer_next = False  # save it, then fail to answer (the ERP has it; we never hear)
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-                cookie = SimpleCookie((self.headers.get("Cookie") or "").replace(";", "; "))
-                session = cookie["kdservice-sessionid"].value if "kdservice-sessionid" in cookie else ""
-                if not session and fake.signed_headers_valid(dict(self.headers)):
-                    session = fake.SIGNED  # the official SDK's stateless signed headers, checked
-                status, reply = fake.handle(self.path, body, session)
-                data = reply if isinstance(reply, bytes) else json.dumps(reply, ensure_ascii=False).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/k3cloud/"
+        return f"{super().url}/k3cloud/"
 
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def respond(self, request: BaseHTTPRequestHandler, body: bytes) -> tuple[int, Any, str]:
+        cookie = SimpleCookie((request.headers.get("Cookie") or "").replace(";", "; "))
+        session = cookie["kdservice-sessionid"].value if "kdservice-sessionid" in cookie else ""
+        if not session and self.signed_headers_valid(dict(request.headers)):
+            session = self.SIGNED  # the official SDK's stateless signed headers, checked
+        status, reply = self.handle(request.path, json.loads(body or b"{}"), session)
+        return status, reply, "application/json"
 
     SIGNED = "signed-headers"
 

@@ -11,16 +11,18 @@ import json
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
+
+from .fake_http import LocalServer
 
 
 def _pe(text: str) -> str:
     return quote(text, safe="~")
 
 
-class FakeVendor:
+class FakeVendor(LocalServer):
     """Shared plumbing: a threaded server, recorded sends, error / delay / rate-limit knobs."""
 
     def __init__(self, key_id: str, secret: str) -> None:
@@ -33,38 +35,7 @@ class FakeVendor:
         self.rate_per_second: int | None = None
         self._window: tuple[int, int] = (0, 0)
         self._lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                status, payload, content_type = fake.handle(self, body)
-                data = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def start(self) -> FakeVendor:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__()
 
     def over_limit(self) -> bool:
         if self.rate_per_second is None:
@@ -75,6 +46,9 @@ class FakeVendor:
             count = count + 1 if start == second else 1
             self._window = (second, count)
             return count > self.rate_per_second
+
+    def respond(self, request: BaseHTTPRequestHandler, body: bytes) -> tuple[int, Any, str]:
+        return self.handle(request, body)
 
     def handle(self, request: BaseHTTPRequestHandler, body: bytes) -> tuple[int, Any, str]:
         raise NotImplementedError

@@ -5,47 +5,23 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from .fake_http import LocalServer
 
-class FakeWeChat:
+
+class FakeWeChat(LocalServer):
     def __init__(self, app_id: str, secret: str) -> None:
         self.app_id, self.secret = app_id, secret
         self.login_codes: dict[str, str] = {}  # code → openid
         self.phone_codes: dict[str, str] = {}  # code → 11-digit phone
         self.tokens: set[str] = set()
-        fake = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _go(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                reply = fake.handle(self.path, json.loads(self.rfile.read(length) or b"{}") if length else {})
-                data = json.dumps(reply, ensure_ascii=False).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = _go  # noqa: N815
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def respond(self, request: BaseHTTPRequestHandler, body: bytes) -> tuple[int, Any, str]:
+        return 200, self.handle(request.path, json.loads(body or b"{}")), "application/json"
 
     def person(self, openid: str, phone: str) -> tuple[str, str]:
         """A person opening the mini program: a fresh login code and phone code."""

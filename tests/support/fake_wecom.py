@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from .fake_http import LocalServer
 
-class FakeWeCom:
+
+class FakeWeCom(LocalServer):
     def __init__(self, corp_id: str, secret: str, *, agent_id: int = 1000002) -> None:
         self.corp_id, self.secret, self.agent_id = corp_id, secret, agent_id
         self.tokens: set[str] = set()
@@ -23,42 +24,10 @@ class FakeWeCom:
         self.garble_next = False
         self.known_users = {"zhangsan", "lisi", "wangwu"}
         self.customers: dict[str, dict[str, Any]] = {}  # external_userid → externalcontact/get answer
-        fake = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _reply(self, payload: Any, status: int = 200) -> None:
-                data = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=UTF-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:  # noqa: N802
-                self._reply(fake.handle("GET", self.path, b""))
-
-            def do_POST(self) -> None:  # noqa: N802
-                length = int(self.headers.get("Content-Length") or 0)
-                self._reply(fake.handle("POST", self.path, self.rfile.read(length)))
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def start(self) -> FakeWeCom:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def respond(self, request: BaseHTTPRequestHandler, body: bytes) -> tuple[int, Any, str]:
+        return 200, self.handle(request.command, request.path, body), "application/json; charset=UTF-8"
 
     def expire_tokens(self) -> None:
         """WeCom may invalidate a token before its time."""
