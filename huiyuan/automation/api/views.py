@@ -3,15 +3,14 @@ staff tasks and their flows, and members' inbox messages for the merchant's app.
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from huiyuan.members.selectors import member_access_by_id
 from huiyuan.platform.api.base import TenantAPIView, query_choice
+from huiyuan.platform.api.inputs import validated
 from huiyuan.platform.api.pagination import paginated
 from huiyuan.platform.api.views import paginate
 from huiyuan.platform.idempotency import idempotent
@@ -42,12 +41,6 @@ from .serializers import (
 )
 
 
-def _validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
 class RuleListView(TenantAPIView):
     operation = "automation.rule.manage"
 
@@ -58,7 +51,7 @@ class RuleListView(TenantAPIView):
     @extend_schema(request=RuleInput, responses={201: RuleSerializer})
     @idempotent()
     def post(self, request: Request) -> Response:
-        rule = rules.rule_save(actor=request.user, **_validated(RuleInput, request.data))
+        rule = rules.rule_save(actor=request.user, **validated(RuleInput, request.data))
         return Response(RuleSerializer(rule).data, status=status.HTTP_201_CREATED)
 
 
@@ -73,7 +66,7 @@ class RuleDetailView(TenantAPIView):
         request=RuleInput, responses=RuleSerializer, description="A new version; runs under way keep theirs."
     )
     def put(self, request: Request, rule_id: int) -> Response:
-        data = _validated(RuleInput, request.data)
+        data = validated(RuleInput, request.data)
         return Response(RuleSerializer(rules.rule_save(actor=request.user, rule_id=rule_id, **data)).data)
 
     @extend_schema(responses={204: None})
@@ -87,7 +80,7 @@ class RuleStatusView(TenantAPIView):
 
     @extend_schema(request=RuleStatusInput, responses=RuleSerializer)
     def post(self, request: Request, rule_id: int) -> Response:
-        data = _validated(RuleStatusInput, request.data)
+        data = validated(RuleStatusInput, request.data)
         return Response(RuleSerializer(rules.rule_set_status(actor=request.user, rule_id=rule_id, **data)).data)
 
 
@@ -126,7 +119,7 @@ class RuleRetryView(TenantAPIView):
     )
     def post(self, request: Request, rule_id: int) -> Response:
         rules.rule_get(actor=request.user, rule_id=rule_id)
-        data = _validated(RetryInput, request.data)
+        data = validated(RetryInput, request.data)
         return Response({"queued": rules.step_retry(actor=request.user, rule_id=rule_id, step_id=data["step_id"])})
 
 
@@ -136,7 +129,7 @@ class RuleDryRunView(TenantAPIView):
     @extend_schema(request=RuleSpecInput, responses=DryRunSerializer)
     def post(self, request: Request) -> Response:
         return Response(
-            DryRunSerializer(rules.dry_run(actor=request.user, **_validated(RuleSpecInput, request.data))).data
+            DryRunSerializer(rules.dry_run(actor=request.user, **validated(RuleSpecInput, request.data))).data
         )
 
 
@@ -170,7 +163,7 @@ class TemplateListView(TenantAPIView):
     @extend_schema(request=TemplateInstallInput, responses={201: RuleSerializer})
     @idempotent()
     def post(self, request: Request) -> Response:
-        rule = gallery.template_install(actor=request.user, **_validated(TemplateInstallInput, request.data))
+        rule = gallery.template_install(actor=request.user, **validated(TemplateInstallInput, request.data))
         return Response(RuleSerializer(rule).data, status=status.HTTP_201_CREATED)
 
 
@@ -184,7 +177,7 @@ class CampaignListView(TenantAPIView):
     @extend_schema(request=CampaignInput, responses={201: CampaignSerializer})
     @idempotent()
     def post(self, request: Request) -> Response:
-        campaign = campaigns.campaign_create(actor=request.user, **_validated(CampaignInput, request.data))
+        campaign = campaigns.campaign_create(actor=request.user, **validated(CampaignInput, request.data))
         return Response(CampaignSerializer(campaign).data, status=status.HTTP_201_CREATED)
 
 
@@ -193,7 +186,7 @@ class CampaignPreviewView(TenantAPIView):
 
     @extend_schema(request=CampaignInput, responses=CampaignPreviewSerializer)
     def post(self, request: Request) -> Response:
-        data = _validated(CampaignInput, request.data)
+        data = validated(CampaignInput, request.data)
         preview = campaigns.campaign_preview(
             actor=request.user,
             segment_id=data["segment_id"],
@@ -212,7 +205,7 @@ class TaskTypeListView(TenantAPIView):
 
     @extend_schema(request=TaskTypeInput, responses={201: TaskTypeSerializer})
     def post(self, request: Request) -> Response:
-        task_type = workflow.task_type_save(actor=request.user, **_validated(TaskTypeInput, request.data))
+        task_type = workflow.task_type_save(actor=request.user, **validated(TaskTypeInput, request.data))
         return Response(TaskTypeSerializer(task_type).data, status=status.HTTP_201_CREATED)
 
 
@@ -221,7 +214,7 @@ class TaskTypeDetailView(TenantAPIView):
 
     @extend_schema(request=TaskTypeInput, responses=TaskTypeSerializer)
     def put(self, request: Request, type_id: int) -> Response:
-        data = _validated(TaskTypeInput, request.data)
+        data = validated(TaskTypeInput, request.data)
         return Response(TaskTypeSerializer(workflow.task_type_save(actor=request.user, type_id=type_id, **data)).data)
 
 
@@ -246,7 +239,7 @@ class TaskListView(TenantAPIView):
     @extend_schema(request=TaskInput, responses={201: TaskSerializer})
     @idempotent()
     def post(self, request: Request) -> Response:
-        task = workflow.task_create(actor=request.user, **_validated(TaskInput, request.data))
+        task = workflow.task_create(actor=request.user, **validated(TaskInput, request.data))
         return Response(TaskSerializer(task).data, status=status.HTTP_201_CREATED)
 
 
@@ -263,7 +256,7 @@ class TaskMoveView(TenantAPIView):
 
     @extend_schema(request=TaskMoveInput, responses=TaskSerializer)
     def post(self, request: Request, task_id: int) -> Response:
-        data = _validated(TaskMoveInput, request.data)
+        data = validated(TaskMoveInput, request.data)
         task = workflow.task_move(
             actor=request.user,
             task_id=task_id,
@@ -285,7 +278,7 @@ class TaskCommentView(TenantAPIView):
     @extend_schema(request=TaskCommentInput, responses={201: TaskCommentSerializer})
     def post(self, request: Request, task_id: int) -> Response:
         comment = workflow.task_comment(
-            actor=request.user, task_id=task_id, **_validated(TaskCommentInput, request.data)
+            actor=request.user, task_id=task_id, **validated(TaskCommentInput, request.data)
         )
         return Response(TaskCommentSerializer(comment).data, status=status.HTTP_201_CREATED)
 

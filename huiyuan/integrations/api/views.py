@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from huiyuan.platform.api.base import TenantAPIView, query_choice
-from huiyuan.platform.api.inputs import StrictSerializer, TextField
+from huiyuan.platform.api.inputs import StrictSerializer, TextField, validated
 from huiyuan.platform.api.pagination import paginated
 from huiyuan.platform.api.views import paginate
 
@@ -81,9 +81,7 @@ class MiniProgramSignupView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        data = MiniProgramSignupInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        return Response(mini_program_signup(**data.validated_data))
+        return Response(mini_program_signup(**validated(MiniProgramSignupInput, request.data)))
 
 
 class MiniProgramMeView(APIView):
@@ -166,9 +164,7 @@ class ConnectionListView(TenantAPIView):
         description="Saves, then tests the connection with the vendor at once.",
     )
     def post(self, request: Request) -> Response:
-        data = ConnectionInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        saved = services.connection_save(actor=request.user, **data.validated_data)
+        saved = services.connection_save(actor=request.user, **validated(ConnectionInput, request.data))
         tested = services.connection_test(actor=request.user, connection_id=saved.pk)
         return Response(ConnectionSerializer(tested).data, status=status.HTTP_201_CREATED)
 

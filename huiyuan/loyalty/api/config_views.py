@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from huiyuan.platform.api.base import TenantAPIView
-from huiyuan.platform.api.inputs import CountField, StrictSerializer, TextField
+from huiyuan.platform.api.inputs import CountField, StrictSerializer, TextField, validated
 from huiyuan.platform.api.pagination import JSON_OBJECT_LIST
 from huiyuan.platform.errors import ValidationFailed
 from huiyuan.platform.idempotency import idempotent
@@ -22,7 +22,6 @@ from huiyuan.platform.idempotency import idempotent
 from .. import adjustments, config, selectors
 from ..ledger import loyalty_settings
 from ..models import EarnRule, PointsAdjustment, Tier
-from .serializers import validated
 from .views import _body, _ledger_key
 
 READ, WRITE = "loyalty.order.create", "loyalty.config.manage"

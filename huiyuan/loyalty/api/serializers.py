@@ -71,10 +71,3 @@ class RefundInput(StrictSerializer):
 
 class TopUpInput(StrictSerializer):
     plan_id = CountField(min_value=1)
-
-
-def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-    """The body, validated; field errors become the API's 400."""
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)

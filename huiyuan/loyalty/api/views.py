@@ -17,12 +17,13 @@ from rest_framework.response import Response
 from huiyuan.members.api.serializers import OrderSerializer, RefundSerializer
 from huiyuan.members.models import Order
 from huiyuan.platform.api.base import TenantAPIView
+from huiyuan.platform.api.inputs import validated
 from huiyuan.platform.api.pagination import paginated
 from huiyuan.platform.errors import ValidationFailed
 from huiyuan.platform.idempotency import idempotency_key, idempotent
 
 from .. import checkout, refunds
-from .serializers import OrderInput, RefundInput, TopUpInput, validated
+from .serializers import OrderInput, RefundInput, TopUpInput
 
 CENT = Decimal("0.01")
 QUANTITY = Decimal("0.001")

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from huiyuan.platform.api.base import TenantAPIView, query_choice, query_int
+from huiyuan.platform.api.inputs import validated
 from huiyuan.platform.api.pagination import paginated
 from huiyuan.platform.api.views import paginate
 from huiyuan.platform.downloads import file_download
@@ -53,12 +54,6 @@ def _body(request: Request) -> dict[str, Any]:
     return request.data
 
 
-def _validated(serializer_class: type[serializers.Serializer], data: Any, **kwargs: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
 class StoreListView(TenantAPIView):
     operations = {"GET": "platform.store.view", "POST": "platform.store.manage"}
 
@@ -74,7 +69,7 @@ class StoreListView(TenantAPIView):
     @extend_schema(request=StoreWriteSerializer, responses={201: StoreSerializer})
     @idempotent()
     def post(self, request: Request) -> Response:
-        store = stores.store_create(actor=request.user, **_validated(StoreWriteSerializer, request.data))
+        store = stores.store_create(actor=request.user, **validated(StoreWriteSerializer, request.data))
         return Response(StoreSerializer(store).data, status=status.HTTP_201_CREATED)
 
 
@@ -88,7 +83,7 @@ class StoreDetailView(TenantAPIView):
     @extend_schema(request=StoreWriteSerializer, responses=StoreSerializer)
     def patch(self, request: Request, store_id: int) -> Response:
         stores.store_get(actor=request.user, store_id=store_id)  # 404 unless visible
-        data = _validated(StoreWriteSerializer, request.data, partial=True)
+        data = validated(StoreWriteSerializer, request.data, partial=True)
         return Response(StoreSerializer(stores.store_update(actor=request.user, store_id=store_id, **data)).data)
 
 
@@ -114,7 +109,7 @@ class MemberListView(TenantAPIView):
     @extend_schema(request=MemberWriteSerializer, responses={201: MemberSerializer})
     @idempotent()
     def post(self, request: Request) -> Response:
-        data = _validated(MemberWriteSerializer, request.data)
+        data = validated(MemberWriteSerializer, request.data)
         channel = Member.Channel.API if request.auth is not None else Member.Channel.STORE
         member = services.member_enroll(actor=request.user, data=data, channel=channel, source=_source(request))
         return Response(MemberSerializer(member, context={"request": request}).data, status=status.HTTP_201_CREATED)
@@ -134,7 +129,7 @@ class MemberDetailView(TenantAPIView):
 
     @extend_schema(request=MemberWriteSerializer, responses=MemberSerializer)
     def patch(self, request: Request, member_id: int) -> Response:
-        data = _validated(MemberWriteSerializer, request.data, partial=True)
+        data = validated(MemberWriteSerializer, request.data, partial=True)
         member = services.member_update(actor=request.user, member_id=member_id, data=data, source=_source(request))
         return Response(MemberSerializer(member, context={"request": request}).data)
 
@@ -181,7 +176,7 @@ class MemberMergeView(TenantAPIView):
     @extend_schema(request=Input, responses=MemberSerializer)
     @idempotent()
     def post(self, request: Request) -> Response:
-        data = _validated(self.Input, request.data)
+        data = validated(self.Input, request.data)
         member = services.member_merge(actor=request.user, source=_source(request), **data)
         return Response(MemberSerializer(member, context={"request": request}).data)
 
@@ -221,7 +216,7 @@ class CustomFieldListView(TenantAPIView):
     @extend_schema(request=CustomFieldWriteSerializer, responses={201: CustomFieldSerializer})
     @idempotent()
     def post(self, request: Request) -> Response:
-        data = _validated(CustomFieldWriteSerializer, request.data)
+        data = validated(CustomFieldWriteSerializer, request.data)
         field = custom_fields.custom_field_create(
             actor=request.user,
             label=data.get("label", ""),
@@ -240,7 +235,7 @@ class CustomFieldDetailView(TenantAPIView):
 
     @extend_schema(request=CustomFieldPatchInput, responses=CustomFieldSerializer)
     def patch(self, request: Request, field_id: int) -> Response:
-        data = _validated(CustomFieldPatchInput, request.data, partial=True)
+        data = validated(CustomFieldPatchInput, request.data, partial=True)
         archived = data.pop("archived", None)
         if "field_type" in data or "key" in data:
             raise ValidationFailed(fields={"field_type": [_("The key and type of a field cannot change.")]})
@@ -255,7 +250,7 @@ class CustomFieldOrderView(TenantAPIView):
 
     @extend_schema(request=FieldOrderInput, responses=CustomFieldSerializer(many=True))
     def post(self, request: Request) -> Response:
-        ids = _validated(FieldOrderInput, request.data)["order"]
+        ids = validated(FieldOrderInput, request.data)["order"]
         custom_fields.custom_field_reorder(actor=request.user, ordered_ids=ids)
         return Response(CustomFieldSerializer(custom_fields.custom_field_list(), many=True).data)
 
@@ -271,7 +266,7 @@ class TagListView(TenantAPIView):
     @extend_schema(request=TagInput, responses={201: TagSerializer})
     @idempotent()
     def post(self, request: Request) -> Response:
-        tag = tags.tag_create(actor=request.user, **_validated(TagInput, request.data))
+        tag = tags.tag_create(actor=request.user, **validated(TagInput, request.data))
         return Response(TagSerializer(tag).data, status=status.HTTP_201_CREATED)
 
 
@@ -285,7 +280,7 @@ class SegmentListView(TenantAPIView):
     @extend_schema(request=SegmentInput, responses={201: SegmentSerializer})
     @idempotent()
     def post(self, request: Request) -> Response:
-        segment = segments.segment_save(actor=request.user, **_validated(SegmentInput, request.data))
+        segment = segments.segment_save(actor=request.user, **validated(SegmentInput, request.data))
         return Response(SegmentSerializer(segment).data, status=status.HTTP_201_CREATED)
 
 
@@ -298,7 +293,7 @@ class SegmentDetailView(TenantAPIView):
 
     @extend_schema(request=SegmentInput, responses=SegmentSerializer)
     def put(self, request: Request, segment_id: int) -> Response:
-        data = _validated(SegmentInput, request.data)
+        data = validated(SegmentInput, request.data)
         segments.segment_get(actor=request.user, segment_id=segment_id)
         segment = segments.segment_save(actor=request.user, segment_id=segment_id, **data)
         return Response(SegmentSerializer(segment).data)
@@ -318,7 +313,7 @@ class SegmentPreviewView(TenantAPIView):
 
     @extend_schema(request=SegmentQueryInput, responses=paginated(MemberSerializer))
     def post(self, request: Request) -> Response:
-        rule = _segment_rule(request, _validated(SegmentQueryInput, request.data))
+        rule = _segment_rule(request, validated(SegmentQueryInput, request.data))
         qs = segments.segment_members(actor=request.user, rule=rule).prefetch_related("member_tags__tag")
         return paginate(self, request, qs, MemberSerializer)
 
@@ -399,7 +394,7 @@ class ImportStartView(TenantAPIView):
 
     @extend_schema(request=ImportStartInput, responses={202: ImportJobSerializer})
     def post(self, request: Request, job_id: int) -> Response:
-        data = _validated(ImportStartInput, request.data)
+        data = validated(ImportStartInput, request.data)
         job = imports.import_start(actor=request.user, job_id=job_id, **data)
         return Response(ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
@@ -411,7 +406,7 @@ class ImportEncodingView(TenantAPIView):
 
     @extend_schema(request=ImportEncodingInput, responses=ImportJobSerializer)
     def post(self, request: Request, job_id: int) -> Response:
-        encoding = _validated(ImportEncodingInput, request.data)["encoding"]
+        encoding = validated(ImportEncodingInput, request.data)["encoding"]
         job = imports.import_set_encoding(actor=request.user, job_id=job_id, encoding=encoding)
         return Response(ImportJobSerializer(job).data)
 
@@ -446,7 +441,7 @@ class MemberExportView(TenantAPIView):
         },
     )
     def post(self, request: Request) -> HttpResponse:
-        data = _validated(ExportInput, request.data)
+        data = validated(ExportInput, request.data)
         rule = _segment_rule(request, data)
         content, _count = exports.export_members(actor=request.user, rule=rule, file_format=data["format"])
         return file_download(content, f"members.{data['format']}")
@@ -464,5 +459,5 @@ class MemberSettingsView(TenantAPIView):
 
     @extend_schema(request=MemberSettingsInput, responses=MemberSettingsInput)
     def put(self, request: Request) -> Response:
-        settings = stats.member_settings_update(actor=request.user, **_validated(MemberSettingsInput, request.data))
+        settings = stats.member_settings_update(actor=request.user, **validated(MemberSettingsInput, request.data))
         return Response({name: getattr(settings, name) for name in stats.LIFECYCLE_FIELDS})

@@ -78,3 +78,10 @@ class CountField(serializers.IntegerField):
         if isinstance(data, bool) or not isinstance(data, int | str):
             self.fail("invalid")
         return int(super().to_internal_value(data))
+
+
+def validated(serializer_class: type[serializers.Serializer], data: Any, **kwargs: Any) -> dict[str, Any]:
+    """The body, validated by ``serializer_class``; field errors become the API's 400."""
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
