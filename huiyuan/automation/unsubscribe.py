@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.core import signing
 from django.db import connection, transaction
 
 from huiyuan.members.models import Member, MemberHistory
 from huiyuan.members.services import history_record, member_payload
 from huiyuan.platform.events.services import event_record
+from huiyuan.platform.tenancy import tenant_url
 
 SALT = "huiyuan.unsubscribe"
 MAX_AGE = 366 * 24 * 3600
@@ -21,10 +21,7 @@ CONSENT_FIELDS = {"email": "consent_email", "sms": "consent_sms", "wechat": "con
 
 def unsubscribe_url(member: Any, channel: str) -> str:
     token = signing.dumps({"s": connection.schema_name, "m": member.pk, "c": channel}, salt=SALT)  # type: ignore[attr-defined]
-    domain = connection.tenant.get_primary_domain().domain  # type: ignore[attr-defined]
-    port = settings.HUIYUAN_PUBLIC_PORT
-    suffix = "" if port in ("", "80", "443") else f":{port}"
-    return f"{settings.HUIYUAN_URL_SCHEME}://{domain}{suffix}/unsubscribe/{token}/"
+    return tenant_url(f"/unsubscribe/{token}/")
 
 
 def unsubscribe_read(token: str) -> tuple[Member, str] | None:

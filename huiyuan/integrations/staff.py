@@ -7,8 +7,6 @@ import logging
 from functools import partial
 from typing import Any
 
-from django.conf import settings
-from django.db import connection as db
 from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -16,6 +14,7 @@ from django.utils.translation import gettext_lazy
 from huiyuan.platform.access import check_permission
 from huiyuan.platform.events.registry import Event, subscribe
 from huiyuan.platform.models import User
+from huiyuan.platform.tenancy import tenant_url
 
 from .models import Connection, StaffIdentity
 from .registry import PROVIDERS, STAFF_NOTIFIER, VendorError, VendorRefused
@@ -47,10 +46,7 @@ def staff_identities_save(*, actor: Any, connection_id: int, lines: list[str]) -
 
 
 def task_url(task_id: int) -> str:
-    domain = db.tenant.get_primary_domain().domain  # type: ignore[attr-defined]
-    port = settings.HUIYUAN_PUBLIC_PORT
-    suffix = "" if port in ("", "80", "443") else f":{port}"
-    return f"{settings.HUIYUAN_URL_SCHEME}://{domain}{suffix}/tasks/{task_id}/"
+    return tenant_url(f"/tasks/{task_id}/")
 
 
 def _push_task(event: Event) -> None:

@@ -28,3 +28,15 @@ def tenant_timezone() -> ZoneInfo:
 
 def tenant_today() -> date:
     return timezone.now().astimezone(tenant_timezone()).date()
+
+
+def public_url(domain: str, path: str = "/") -> str:
+    """An address people open: the configured scheme, the domain, the public port unless standard."""
+    port = settings.HUIYUAN_PUBLIC_PORT
+    suffix = "" if port in ("", "80", "443") else f":{port}"
+    return f"{settings.HUIYUAN_URL_SCHEME}://{domain}{suffix}{path}"
+
+
+def tenant_url(path: str) -> str:
+    """``public_url`` on the current merchant's own domain (links in messages and staff notices)."""
+    return public_url(connection.tenant.get_primary_domain().domain, path)  # type: ignore[attr-defined]

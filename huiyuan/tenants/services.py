@@ -19,6 +19,7 @@ from django_tenants.utils import tenant_context
 
 from huiyuan.platform.errors import DomainError, ValidationFailed
 from huiyuan.platform.phones import InvalidPhone, display_phone, normalize_phone
+from huiyuan.platform.tenancy import public_url
 
 from . import provisioning
 from .models import Domain, Plan, Tenant
@@ -78,9 +79,7 @@ class SignupResult:
 
     @property
     def console_url(self) -> str:
-        port = settings.HUIYUAN_PUBLIC_PORT
-        suffix = "" if port in ("", "80", "443") else f":{port}"
-        return f"{settings.HUIYUAN_URL_SCHEME}://{self.domain}{suffix}/"
+        return public_url(self.domain)
 
 
 def tenant_domain(subdomain: str) -> str:
