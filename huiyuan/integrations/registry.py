@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 
 class VendorError(Exception):
@@ -58,6 +59,16 @@ class Field:
     required: bool = True
     default: str = ""
     help: Any = ""
+
+
+# A connection's own send rate (the account's contracted limit), shared by every worker.
+RATE_FIELD = Field(
+    "rate_per_second",
+    gettext_lazy("Messages per second"),
+    required=False,
+    default="100",
+    help=gettext_lazy("What the account may send; every worker together stays under it."),
+)
 
 
 class SmsSender(Protocol):

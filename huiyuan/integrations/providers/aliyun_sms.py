@@ -5,12 +5,14 @@
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ..registry import (
+    RATE_FIELD,
     SMS,
     Field,
     Provider,
@@ -43,24 +45,13 @@ class AliyunSms(Provider):
     setting_fields = (
         Field("sign_name", _("Signature (签名)"), help=_("The approved signature, e.g. 会员通")),
         Field("endpoint", _("Endpoint"), required=False, default="https://dysmsapi.aliyuncs.com"),
-        Field(
-            "rate_per_second",
-            _("Messages per second"),
-            required=False,
-            default="100",
-            help=_("What the account may send; every worker together stays under it."),
-        ),
+        RATE_FIELD,
     )
     rate_per_second = 100.0  # well under the account's 5,000/s; the per-number limits are the vendor's
 
-    _sdk: Client | None = None  # built once per provider object (``provider_for`` keeps them)
-
+    @cached_property
     def _client(self) -> Client:
-        if self._sdk is None:
-            self._sdk = self._new_client()
-        return self._sdk
-
-    def _new_client(self) -> Client:
+        """Built once per provider object (``provider_for`` keeps them while the connection is unchanged)."""
         # The SDK takes 0.2 s to import: only processes that send SMS pay it.
         from alibabacloud_dysmsapi20170525.client import Client
         from alibabacloud_tea_openapi import models as openapi
@@ -91,7 +82,7 @@ class AliyunSms(Provider):
             template_param=json.dumps(params, ensure_ascii=False),
             out_id=reference[:64],
         )
-        body = _call(lambda: self._client().send_sms_with_options(request, self._runtime()))
+        body = _call(lambda: self._client.send_sms_with_options(request, self._runtime()))
         if body.code != "OK":
             raise _business_error(body.code or "", body.message or "")
         return str(body.biz_id or "")
@@ -100,7 +91,7 @@ class AliyunSms(Provider):
         from alibabacloud_dysmsapi20170525 import models as dysms
 
         request = dysms.QuerySmsSignRequest(sign_name=self.settings["sign_name"])
-        body = _call(lambda: self._client().query_sms_sign_with_options(request, self._runtime()))
+        body = _call(lambda: self._client.query_sms_sign_with_options(request, self._runtime()))
         if body.code != "OK":
             raise _business_error(body.code or "", body.message or "")
         status = {0: gettext("under review"), 1: gettext("approved"), 2: gettext("rejected")}.get(

@@ -4,6 +4,7 @@ Request-level errors raise ``TencentCloudSDKException``; per-number failures com
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from django.utils.translation import gettext
@@ -15,6 +16,7 @@ from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.sms.v20210111 import models, sms_client
 
 from ..registry import (
+    RATE_FIELD,
     SMS,
     Field,
     Provider,
@@ -45,24 +47,13 @@ class TencentSms(Provider):
         Field("sign_name", _("Signature (签名)")),
         Field("region", _("Region"), required=False, default="ap-guangzhou"),
         Field("endpoint", _("Endpoint"), required=False, default="https://sms.tencentcloudapi.com"),
-        Field(
-            "rate_per_second",
-            _("Messages per second"),
-            required=False,
-            default="100",
-            help=_("What the account may send; every worker together stays under it."),
-        ),
+        RATE_FIELD,
     )
     rate_per_second = 100.0
 
-    _sdk: sms_client.SmsClient | None = None  # built once per provider object (``provider_for`` keeps them)
-
+    @cached_property
     def _client(self) -> sms_client.SmsClient:
-        if self._sdk is None:
-            self._sdk = self._new_client()
-        return self._sdk
-
-    def _new_client(self) -> sms_client.SmsClient:
+        """Built once per provider object (``provider_for`` keeps them while the connection is unchanged)."""
         protocol, host = split_endpoint(self.settings.get("endpoint", ""), "sms.tencentcloudapi.com")
         http = HttpProfile(protocol=protocol, endpoint=host)
         http.reqTimeout = 10
@@ -80,7 +71,7 @@ class TencentSms(Provider):
         request.TemplateId = template_code
         request.TemplateParamSet = [str(p) for p in params]
         request.SessionContext = reference[:512]
-        reply = _call(lambda: self._client().SendSms(request))
+        reply = _call(lambda: self._client.SendSms(request))
         statuses = reply.SendStatusSet or []
         if not statuses:
             raise VendorUnavailable(gettext("The reply named no message."), code="MALFORMED_REPLY")
@@ -94,7 +85,7 @@ class TencentSms(Provider):
         request.SmsSdkAppId = self.settings["sdk_app_id"]
         request.Limit = 1
         request.Offset = 0
-        reply = _call(lambda: self._client().SmsPackagesStatistics(request))
+        reply = _call(lambda: self._client.SmsPackagesStatistics(request))
         packages = reply.SmsPackagesStatisticsSet or []
         left = sum(int(p.PackageAmount or 0) - int(p.CurrentUsage or 0) for p in packages)
         return gettext("Connected. About %(n)d messages left in the current package.") % {"n": left}
