@@ -166,3 +166,23 @@ def test_the_rule_editor_fits_a_phone_and_a_tablet(
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, f"the page scrolls sideways by {overflow}px at {width}px"
     context.close()
+
+
+def test_a_store_manager_reads_a_task_on_a_phone_without_sideways_scrolling(
+    browser: Any, server: str, delta: World, django_db_blocker: Any, tmp_path: Path
+) -> None:
+    from huiyuan.automation import workflow
+
+    with django_db_blocker.unblock(), tenant_context(delta.tenant):
+        care = workflow.task_types_ensure().get(key="care")
+        task = workflow.task_create(actor=delta.service, type_id=care.pk, title="回访张三", member_id=delta.member_a.pk)
+    connection.set_schema_to_public()
+    context = browser.new_context(locale="zh-CN", viewport={"width": 375, "height": 900})
+    page = context.new_page()
+    _login(page, server, delta, "manager_a")
+    page.goto(f"http://{delta.host}:{server.rsplit(':', 1)[1]}/tasks/{task.pk}/")
+    page.screenshot(path=str(tmp_path / "task-375.png"), full_page=True)
+    assert "店长" in page.inner_text("main")  # who it is for, in words
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"the task page scrolls sideways by {overflow}px on a phone"
+    context.close()
