@@ -222,11 +222,11 @@ def test_fields_page_creates_renames_and_archives(alpha: World) -> None:
         field = CustomField.objects.get(label="爱好")
         assert field.config["choices"] == ["跑步", "读书"]
     connection.set_schema_to_public()
-    client.post("/fields/", {"action": "rename", "field_id": field.pk, "label": "兴趣爱好"})
+    client.post("/fields/", {"action": "update", "field_id": field.pk, "label": "兴趣爱好", "section": "偏好"})
     client.post("/fields/", {"action": "archive", "field_id": field.pk})
     with tenant_context(alpha.tenant):
         field.refresh_from_db()
-        assert field.label == "兴趣爱好" and field.archived_at is not None
+        assert field.label == "兴趣爱好" and field.section == "偏好" and field.archived_at is not None
     connection.set_schema_to_public()
 
 

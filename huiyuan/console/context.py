@@ -12,7 +12,9 @@ from huiyuan.platform.access import has_operation
 # (url name, label, operation needed). Later issues add their pages here.
 NAVIGATION = [
     ("console:home", _("Overview"), None),
+    ("console:cashier", _("Till"), "loyalty.order.create"),
     ("console:members", _("Members"), "members.member.view"),
+    ("console:orders", _("Orders"), "members.member.view"),
     ("console:segments", _("Segments"), "members.segment.view"),
     ("console:imports", _("Import"), "members.member.import"),
     ("console:fields", _("Member fields"), "members.field.manage"),

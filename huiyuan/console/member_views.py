@@ -9,10 +9,11 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from huiyuan.members import custom_fields, exports, imports, segments, selectors, services, stats, tags
+from huiyuan.members import custom_fields, exports, imports, segments, selectors, services, tags
 from huiyuan.members.fields import registry
 from huiyuan.members.models import ImportJob, Member, Order
 from huiyuan.members.stores import store_list
@@ -26,24 +27,31 @@ from .views import PAGE_SIZE, _guarded
 CORE_FORM_FIELDS = ("phone", "name", "gender", "birthday", "province", "city", "email", "home_store_id")
 
 
-def _custom_form_fields(member: Member | None, posted: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def _custom_form_fields(
+    member: Member | None, posted: dict[str, Any] | None = None, *, role: str | None
+) -> list[dict[str, Any]]:
+    """The custom fields this role fills in, in the designer's order, each with its section."""
     rows = []
-    for field in custom_fields.custom_field_list():
+    for field in custom_fields.fields_for_role(role):
         value = (posted or {}).get(field.key, member.custom_fields.get(field.key) if member else None)
         rows.append(
             {
                 "field": field,
+                "section": field.section,
                 "value": value,
                 "choices": field.config.get("choices", []),
                 "display": registry.get(field.field_type).display(value, field) if value not in (None, "") else "",
             }
         )
-    return rows
+    first_seen: dict[str, int] = {}
+    for row in rows:
+        first_seen.setdefault(row["section"], len(first_seen))
+    return sorted(rows, key=lambda row: first_seen[row["section"]])  # sections together, in order
 
 
 def _posted_custom(request: HttpRequest) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for field in custom_fields.custom_field_list():
+    for field in custom_fields.fields_for_role(getattr(request.user, "role", None)):
         name = f"cf_{field.key}"
         if field.field_type == "multiple_choice":
             values[field.key] = request.POST.getlist(name)
@@ -60,7 +68,9 @@ def member_profile(request: HttpRequest, member_id: int) -> HttpResponse:
     context = {
         "member": member,
         "phone": selectors.visible_phone(request.user, member, for_display=True),
-        "custom": custom_fields.display_custom_values(member, custom_fields.custom_field_list()),
+        "custom": custom_fields.display_custom_values(
+            member, custom_fields.fields_for_role(getattr(request.user, "role", None))
+        ),
         "tags": member.member_tags.select_related("tag", "applied_by"),
         "manual_tags": tags.tag_list().filter(kind="manual"),
         "orders": Order.objects.filter(member=member).select_related("store").prefetch_related("lines")[:20],
@@ -86,11 +96,14 @@ def _member_form(request: HttpRequest, member: Member | None) -> HttpResponse:
         "genders": Member.Gender.choices,
         "stores": store_list(actor=request.user),
         "values": {f: getattr(member, f) if member else "" for f in CORE_FORM_FIELDS},
-        "custom": _custom_form_fields(member),
+        "custom": _custom_form_fields(member, role=request.user.role),  # type: ignore[union-attr]
         "can_edit_phone": member is None or can(request.user, "members.pii.view", member),
     }
     if member:
         context["values"]["phone"] = selectors.visible_phone(request.user, member, for_display=True)
+    else:  # from the till: the phone the cashier searched for, and back to the till after saving
+        context["values"]["phone"] = request.GET.get("phone", "")[:20]
+        context["next_cashier"] = request.GET.get("next") == "cashier"
     if request.method == "POST":
         data: dict[str, Any] = {f: request.POST.get(f, "") for f in CORE_FORM_FIELDS}
         if member and not context["can_edit_phone"]:
@@ -98,7 +111,7 @@ def _member_form(request: HttpRequest, member: Member | None) -> HttpResponse:
         data["home_store_id"] = data.get("home_store_id") or None
         data["custom_fields"] = _posted_custom(request)
         context["values"] = {**context["values"], **data}
-        context["custom"] = _custom_form_fields(member, data["custom_fields"])
+        context["custom"] = _custom_form_fields(member, data["custom_fields"], role=request.user.role)  # type: ignore[union-attr]
         try:
             if member:
                 if data.get("phone") and data["phone"] == selectors.visible_phone(
@@ -115,6 +128,8 @@ def _member_form(request: HttpRequest, member: Member | None) -> HttpResponse:
             }
         else:
             messages.success(request, _("Member saved."))
+            if context.get("next_cashier"):
+                return redirect(f"{reverse('console:cashier')}?member={saved.pk}")
             return redirect("console:member", member_id=saved.pk)
     return render(request, "console/member_form.html", context)
 
@@ -129,71 +144,6 @@ def member_tag(request: HttpRequest, member_id: int) -> HttpResponse:
         else:
             tags.tag_apply(actor=request.user, member_id=member_id, tag_id=int(tag_id))
     return redirect("console:member", member_id=member_id)
-
-
-# ---- custom fields ------------------------------------------------------------------------------
-@_guarded("members.field.manage")
-def field_list(request: HttpRequest) -> HttpResponse:
-    context: dict[str, Any] = {
-        "fields": custom_fields.custom_field_list(include_archived=True),
-        "types": [(k, t.label) for k, t in registry.all_types().items()],
-        "values": {},
-        "lifecycle": stats.member_settings(),
-    }
-    if request.method == "POST":
-        action = request.POST.get("action", "create")
-        field_id = request.POST.get("field_id", "")
-        try:
-            if action == "create":
-                values = {
-                    k: request.POST.get(k, "")
-                    for k in ("label", "field_type", "key", "help_text", "choices", "min", "max")
-                }
-                context["values"] = values
-                config: dict[str, Any] = {}
-                if values["choices"].strip():
-                    config["choices"] = [
-                        c.strip() for c in values["choices"].replace("，", ",").split(",") if c.strip()
-                    ]
-                for bound in ("min", "max"):
-                    if values[bound].strip():
-                        config[bound] = values[bound].strip()
-                custom_fields.custom_field_create(
-                    actor=request.user,
-                    label=values["label"],
-                    field_type=values["field_type"],
-                    key=values["key"] or None,
-                    required=bool(request.POST.get("required")),
-                    unique=bool(request.POST.get("unique")),
-                    config=config,
-                    help_text=values["help_text"],
-                )
-                messages.success(request, _("Field created."))
-            elif action == "lifecycle":
-                stats.member_settings_update(
-                    actor=request.user, **{name: request.POST.get(name, "") for name in stats.LIFECYCLE_FIELDS}
-                )
-                messages.success(request, _("Lifecycle thresholds saved."))
-            elif action == "rename" and field_id.isdecimal():
-                custom_fields.custom_field_update(
-                    actor=request.user, field_id=int(field_id), label=request.POST.get("label", "")
-                )
-            elif action in ("archive", "restore") and field_id.isdecimal():
-                custom_fields.custom_field_set_archived(
-                    actor=request.user, field_id=int(field_id), archived=action == "archive"
-                )
-            elif action in ("up", "down") and field_id.isdecimal():
-                ids = list(custom_fields.custom_field_list(include_archived=True).values_list("pk", flat=True))
-                index = ids.index(int(field_id))
-                other = index - 1 if action == "up" else index + 1
-                if 0 <= other < len(ids):
-                    ids[index], ids[other] = ids[other], ids[index]
-                    custom_fields.custom_field_reorder(actor=request.user, ordered_ids=ids)
-        except ValidationFailed as exc:
-            context.update(error_context(exc))
-        else:
-            return redirect("console:fields")
-    return render(request, "console/fields.html", context)
 
 
 # ---- segments -----------------------------------------------------------------------------------

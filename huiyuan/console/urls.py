@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import loyalty_views, member_views, views
+from . import field_views, loyalty_views, member_views, views
 
 app_name = "console"
 
@@ -22,7 +22,9 @@ urlpatterns = [
     path("members/<int:member_id>/exchange/", loyalty_views.member_exchange, name="member-exchange"),
     path("loyalty/", loyalty_views.loyalty_settings_page, name="loyalty"),
     path("loyalty/adjustments/<int:adjustment_id>/", loyalty_views.adjustment_decide, name="adjustment-decide"),
-    path("fields/", member_views.field_list, name="fields"),
+    path("fields/", field_views.field_designer, name="fields"),
+    path("fields/layout/", field_views.field_layout, name="field-layout"),
+    path("fields/preview/", field_views.field_preview, name="field-preview"),
     path("segments/", member_views.segment_page, name="segments"),
     path("imports/", member_views.import_page, name="imports"),
     path("imports/<int:job_id>/", member_views.import_detail, name="import"),
@@ -72,4 +74,12 @@ urlpatterns += [
     path("integrations/webhooks/", integration_views.webhook_page, name="webhooks"),
     path("integrations/<int:connection_id>/", integration_views.connection_edit, name="connection"),
     path("integrations/<int:connection_id>/action/", integration_views.connection_action, name="connection-action"),
+]
+
+from . import cashier_views  # noqa: E402
+
+urlpatterns += [
+    path("cashier/", cashier_views.cashier, name="cashier"),
+    path("orders/", cashier_views.orders, name="orders"),
+    path("orders/<str:order_no>/", cashier_views.order_detail, name="order"),
 ]

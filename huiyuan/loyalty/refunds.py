@@ -19,6 +19,7 @@ from huiyuan.members.orders import order_access, request_hash_of
 from huiyuan.members.parsing import parse_datetime
 from huiyuan.members.stats import purchase_stats_apply
 from huiyuan.platform.access import check_permission
+from huiyuan.platform.audit import audit_record
 from huiyuan.platform.errors import Conflict, ValidationFailed
 from huiyuan.platform.events.services import event_record
 from huiyuan.platform.money import parse_money
@@ -67,6 +68,14 @@ def order_refund(
         if not result.created:
             return result
         order = Order.objects.get(pk=result.refund.order_id)
+        audit_record(
+            actor=actor,
+            action="loyalty.order.refund",
+            object_type="order",
+            object_id=order.order_no,
+            object_repr=order.order_no,
+            changes={"refund_no": refund_no, "amount": str(result.refund.amount), "reason": reason},
+        )
         benefits, member_id = order.benefits or {}, order.member_id
         if not benefits or member_id is None:
             return result

@@ -7,9 +7,9 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from huiyuan.members.models import Member
+from huiyuan.members.models import Member, Order, Refund
 
-from .models import CouponTemplate, EarnRule, PointsAdjustment, PointsEntry, StoredValueEntry, Tier, TopUpPlan
+from .models import Coupon, CouponTemplate, EarnRule, PointsAdjustment, PointsEntry, StoredValueEntry, Tier, TopUpPlan
 
 LEDGER_PAGE = 100
 
@@ -53,3 +53,31 @@ def coupon_template_list(*, active_only: bool = False, exchangeable_only: bool =
     if exchangeable_only:
         templates = templates.filter(points_price__isnull=False)
     return templates
+
+
+@dataclass(frozen=True)
+class OrderEffects:
+    """Everything an order did beyond its own row, for its page: ledger entries it caused (earned,
+    spent, reversed by refunds), the coupon it used, its refunds and their audit entries."""
+
+    points: list[PointsEntry]
+    stored_value: list[StoredValueEntry]
+    coupons: list[Coupon]
+    refunds: list[Refund]
+    audit: list[Any]
+
+
+def order_effects(*, order: Order) -> OrderEffects:
+    """The caller has already checked the order is theirs (``order_access``)."""
+    from huiyuan.platform.models import AuditEntry
+
+    by_order = {"member_id": order.member_id, "cause_id": order.order_no}
+    return OrderEffects(
+        points=list(PointsEntry.objects.filter(**by_order).select_related("actor").order_by("pk")),
+        stored_value=list(StoredValueEntry.objects.filter(**by_order).select_related("actor").order_by("pk")),
+        coupons=list(Coupon.objects.filter(redeemed_order_no=order.order_no).select_related("template")),
+        refunds=list(order.refunds.order_by("pk")),  # type: ignore[attr-defined]
+        audit=list(
+            AuditEntry.objects.filter(object_type="order", object_id=order.order_no).select_related("actor")[:50]
+        ),
+    )

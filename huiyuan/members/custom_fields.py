@@ -27,6 +27,29 @@ RESERVED_KEYS = frozenset(
 )
 
 
+def _clean_placement(section: str | None, visible_roles: Any) -> dict[str, Any]:
+    """Section name and the roles that see the field, as the designer sends them."""
+    from huiyuan.platform.roles import Role
+
+    cleaned: dict[str, Any] = {}
+    if section is not None:
+        if len(section.strip()) > 40:
+            raise ValidationFailed(fields={"section": [_("At most 40 characters.")]})
+        cleaned["section"] = section.strip()
+    if visible_roles is not None:
+        roles = [str(r) for r in visible_roles] if isinstance(visible_roles, list | tuple) else None
+        if roles is None or set(roles) - set(Role.values):
+            raise ValidationFailed(fields={"visible_roles": [_("Choose roles from the list.")]})
+        # Every role ticked is the same as none: visible to all, and stays so when roles are added.
+        cleaned["visible_roles"] = [] if set(roles) == set(Role.values) else sorted(set(roles))
+    return cleaned
+
+
+def fields_for_role(role: str | None) -> list[CustomField]:
+    """The active fields staff of this role see on the member form, in the designer's order."""
+    return [f for f in custom_field_list() if f.visible_to(role)]
+
+
 def custom_field_list(*, include_archived: bool = False) -> QuerySet[CustomField]:
     qs = CustomField.objects.all()
     return qs if include_archived else qs.filter(archived_at__isnull=True)
@@ -87,9 +110,12 @@ def custom_field_create(
     unique: bool = False,
     config: dict[str, Any] | None = None,
     help_text: str = "",
+    section: str = "",
+    visible_roles: list[str] | None = None,
 ) -> CustomField:
     check_permission(actor, "members.field.manage")
     cleaned = _clean_definition(field_type=field_type, label=label, config=config, key=key)
+    cleaned.update(_clean_placement(section, visible_roles or []))
     with transaction.atomic():
         position = (CustomField.objects.aggregate(n=Max("position"))["n"] or 0) + 1
         field = CustomField.objects.create(
@@ -113,8 +139,11 @@ def custom_field_update(
     unique: bool | None = None,
     config: dict[str, Any] | None = None,
     help_text: str | None = None,
+    section: str | None = None,
+    visible_roles: list[str] | None = None,
 ) -> CustomField:
-    """Rename, change rules or help text. The key and the type never change, so no value is lost."""
+    """Rename, change rules, help text, section or who sees it. The key and the type never change,
+    so no value is lost."""
     check_permission(actor, "members.field.manage")
     with transaction.atomic():
         field = CustomField.objects.select_for_update().filter(pk=field_id).first()
@@ -126,7 +155,7 @@ def custom_field_update(
             config=config if config is not None else field.config,
             instance=field,
         )
-        new_values = {**cleaned}
+        new_values = {**cleaned, **_clean_placement(section, visible_roles)}
         if required is not None:
             new_values["required"] = required
         if unique is not None:
@@ -169,6 +198,34 @@ def custom_field_reorder(*, actor: Any, ordered_ids: list[int]) -> None:
         audit_record(actor=actor, action="members.field.reorder", changes={"order": ordered_ids})
 
 
+def custom_field_layout(*, actor: Any, layout: Any) -> None:
+    """Save what the designer's drag and drop arranged: ``[{"id": 3, "section": "偏好"}, …]`` in
+    form order. Fields left out keep their section and go after the ones given."""
+    check_permission(actor, "members.field.manage")
+    if not isinstance(layout, list) or not all(isinstance(item, dict) for item in layout):
+        raise ValidationFailed(fields={"layout": [_("Send the fields in order, each with its section.")]})
+    with transaction.atomic():
+        fields = {f.pk: f for f in CustomField.objects.select_for_update()}
+        given: list[int] = []
+        for item in layout:
+            field_id = item.get("id")
+            if not isinstance(field_id, int) or field_id not in fields or field_id in given:
+                raise ValidationFailed(fields={"layout": [_("Unknown fields in the new order.")]})
+            given.append(field_id)
+        sections = {item["id"]: _clean_placement(str(item.get("section") or ""), None)["section"] for item in layout}
+        ordered = given + [pk for pk in sorted(fields, key=lambda pk: (fields[pk].position, pk)) if pk not in given]
+        for position, pk in enumerate(ordered, start=1):
+            field = fields[pk]
+            field.position = position
+            field.section = sections.get(pk, field.section)
+        CustomField.objects.bulk_update(fields.values(), ["position", "section"])
+        audit_record(
+            actor=actor,
+            action="members.field.reorder",
+            changes={"order": [f"{fields[pk].label} ({fields[pk].section or '—'})" for pk in ordered]},
+        )
+
+
 def clean_custom_values(
     values: dict[str, Any],
     *,
@@ -176,10 +233,12 @@ def clean_custom_values(
     fields: dict[str, CustomField] | None = None,
     partial: bool = False,
     check_unique: bool = True,
+    role: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Validate input for ``Member.custom_fields``. Returns the merged JSON to store and errors per
     key. ``partial`` leaves keys that are not in ``values`` untouched (an update), else required
-    fields must be present (a creation)."""
+    fields must be present (a creation) — those the writer's ``role`` can see: a cashier cannot be
+    asked for a field the designer hid from cashiers."""
     fields = active_fields_by_key() if fields is None else fields
     current = dict(member.custom_fields) if member is not None else {}
     errors: dict[str, str] = {}
@@ -189,7 +248,7 @@ def clean_custom_values(
             errors[key] = _("Unknown or archived field.")
             continue
         if is_blank(raw):
-            if field.required:
+            if field.required and field.visible_to(role):
                 errors[key] = _("This field is required.")
             else:
                 current.pop(key, None)
@@ -200,7 +259,7 @@ def clean_custom_values(
             errors[key] = str(exc)
     if not partial:
         for key, field in fields.items():
-            if field.required and key not in values and key not in errors:
+            if field.required and key not in values and key not in errors and field.visible_to(role):
                 errors[key] = _("This field is required.")
     if check_unique:
         for key, field in fields.items():

@@ -183,6 +183,10 @@ class CustomField(models.Model):
     config = models.JSONField(default=dict, blank=True)
     help_text = models.CharField(_("help text"), max_length=255, blank=True)
     position = models.PositiveIntegerField(default=0)
+    # Where the member form shows it (基本信息, 偏好…); blank: the form's last, untitled section.
+    section = models.CharField(_("section"), max_length=40, blank=True, default="")
+    # Roles that see and fill it on the member form and profile; empty: every role.
+    visible_roles = models.JSONField(_("visible to"), default=list, blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -191,6 +195,10 @@ class CustomField(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+    def visible_to(self, role: str | None) -> bool:
+        """Whether staff of this role see the field (None: an API key or the system, which see all)."""
+        return role is None or not self.visible_roles or role in self.visible_roles
 
 
 class Tag(models.Model):

@@ -10,6 +10,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -167,3 +168,39 @@ def order_access(*, actor: Any, order_no: str) -> Order:
     if order is None:
         raise NotFound()
     return order
+
+
+def order_list(
+    *,
+    actor: Any,
+    store_id: int | None = None,
+    member_id: int | None = None,
+    status: str = "",
+    paid_from: Any = None,
+    paid_to: Any = None,
+    min_amount: Decimal | None = None,
+    max_amount: Decimal | None = None,
+    order_no: str = "",
+) -> QuerySet[Order]:
+    """Orders the actor may see (their stores' orders), newest first, narrowed by the filters
+    given; ``paid_to`` is exclusive."""
+    from huiyuan.platform.access import filter_queryset
+
+    qs = filter_queryset(actor, "members.member.view", Order.objects.select_related("store", "member"))
+    if store_id is not None:
+        qs = qs.filter(store_id=store_id)
+    if member_id is not None:
+        qs = qs.filter(member_id=member_id)
+    if status:
+        qs = qs.filter(status=status)
+    if paid_from is not None:
+        qs = qs.filter(paid_at__gte=paid_from)
+    if paid_to is not None:
+        qs = qs.filter(paid_at__lt=paid_to)
+    if min_amount is not None:
+        qs = qs.filter(paid_amount__gte=min_amount)
+    if max_amount is not None:
+        qs = qs.filter(paid_amount__lte=max_amount)
+    if order_no:
+        qs = qs.filter(order_no__startswith=order_no.strip())
+    return qs.order_by("-paid_at", "-id")

@@ -206,7 +206,7 @@ def member_enroll(
         data["phone"] = ""
     cleaned, errors = clean_core(data, actor=actor)
     errors.update(_store_scope_errors(actor, cleaned) if "home_store" not in errors else {})
-    custom, custom_errors = clean_custom_values(custom_input)
+    custom, custom_errors = clean_custom_values(custom_input, role=getattr(actor, "role", None))
     errors.update({f"custom_fields.{k}": [v] for k, v in custom_errors.items()})
     if errors:
         raise ValidationFailed(fields=errors)
@@ -238,7 +238,9 @@ def member_update(*, actor: Any, member_id: int, data: dict[str, Any], source: s
             errors.update(_store_scope_errors(actor, cleaned))
         custom = member.custom_fields
         if custom_input is not None:
-            custom, custom_errors = clean_custom_values(custom_input, member=member, partial=True)
+            custom, custom_errors = clean_custom_values(
+                custom_input, member=member, partial=True, role=getattr(actor, "role", None)
+            )
             errors.update({f"custom_fields.{k}": [v] for k, v in custom_errors.items()})
         if errors:
             raise ValidationFailed(fields=errors)

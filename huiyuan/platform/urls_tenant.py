@@ -87,6 +87,7 @@ api_v1 = [
         name="points-adjustment-decision",
     ),
     path("loyalty/opening-balances", loyalty_views.OpeningBalancesView.as_view(), name="opening-balances"),
+    path("checkout/members", loyalty_views.CheckoutMemberLookupView.as_view(), name="checkout-members"),
     path("checkout/quote", loyalty_views.CheckoutQuoteView.as_view(), name="checkout-quote"),
     path("checkout", loyalty_views.CheckoutView.as_view(), name="checkout"),
     path("checkout/<str:order_no>/refunds", loyalty_views.RefundView.as_view(), name="checkout-refund"),

@@ -96,6 +96,7 @@ class MiniProgramMeView(APIView):
     )
     def get(self, request: Request) -> Response:
         from huiyuan.automation.models import Message
+        from huiyuan.members.codes import member_code_for
 
         member = member_from_token(request.headers.get("X-Member-Token", ""))
         if member is None:
@@ -104,6 +105,7 @@ class MiniProgramMeView(APIView):
         return Response(
             {
                 "card_no": member.card_no,
+                "member_code": member_code_for(member.pk),
                 "name": member.name,
                 "points": member.points_balance,
                 "stored_value": str(member.stored_principal + member.stored_bonus),

@@ -160,6 +160,25 @@ class CheckoutQuoteView(TenantAPIView):
         return Response(checkout.checkout_options(actor=request.user, data=validated(OrderInput, request.data)))
 
 
+class CheckoutMemberLookupView(TenantAPIView):
+    """The member at the till by phone, card number, scanned member code, last four digits, name
+    or pinyin: exact identifiers find any member of the merchant, partial ones only the
+    cashier's own stores' members. At most ten, with tier and balances."""
+
+    operation = "loyalty.order.create"
+
+    @extend_schema(
+        parameters=[OpenApiParameter("q", str, description="phone, card number, member code, last 4 digits, name")],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request: Request) -> Response:
+        from .. import till
+
+        query = request.query_params.get("q", "")[:64]
+        members = till.till_member_lookup(actor=request.user, query=query)
+        return Response({"results": [till.till_member_card(actor=request.user, member=m) for m in members]})
+
+
 class CheckoutView(TenantAPIView):
     """Commit the order with every discount, redemption and earning in one transaction. A replay
     of the same ``order_no`` (or ``Idempotency-Key``) returns the first result
