@@ -4,13 +4,16 @@ that need commits (concurrency, Celery worker) use ``committed`` and clean up af
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_django.fixtures as pytest_django_fixtures
-from django.db import connection
+from django.db import connection, connections
 from django_tenants.utils import schema_context, tenant_context
 from rest_framework.test import APIClient
 
@@ -257,3 +260,47 @@ def _fresh_fault_memory() -> Iterator[None]:
     from huiyuan.platform import apikeys
 
     apikeys._verified.clear()
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("HUIYUAN_REQUIRE_BROWSER") == "1":
+            pytest.fail("Chromium is required (apt-get install chromium fonts-noto-cjk)")
+        pytest.skip("Chromium is not installed (apt-get install chromium fonts-noto-cjk)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; Django refuses ORM calls there unless
+    # told the calls are synchronous (they are: the loop only drives the browser).
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+        # Django keeps a connection per context, and Playwright's greenlets are contexts of their own.
+        connections.close_all()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture(scope="session")
+def shots() -> Path:
+    """Where browser tests keep their screenshots: ``artifacts/screenshots`` (or HUIYUAN_ARTIFACTS),
+    left after the run for a reviewer to look at."""
+    root = Path(os.environ.get("HUIYUAN_ARTIFACTS") or Path(__file__).resolve().parent.parent / "artifacts")
+    folder = root / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -8,8 +8,6 @@ absence a failure."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,41 +20,10 @@ from huiyuan.automation.models import Campaign, CampaignMember, Rule
 from huiyuan.loyalty.models import CouponTemplate
 from huiyuan.members.models import Member, Segment
 
-from .conftest import PASSWORD, World
+from .conftest import World
+from .support.browser import login as _login
 
 pytestmark = pytest.mark.slow
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("HUIYUAN_REQUIRE_BROWSER") == "1":
-            pytest.fail("Chromium is required (apt-get install chromium fonts-noto-cjk)")
-        pytest.skip("Chromium is not installed (apt-get install chromium fonts-noto-cjk)")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; Django refuses ORM calls there unless
-    # told the calls are synchronous (they are: the loop only drives the browser).
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield browser
-        browser.close()
-        # Django keeps a connection per context, and Playwright's greenlets are contexts of their own.
-        connections.close_all()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.fixture(scope="module")
@@ -84,15 +51,6 @@ def _playwright_timeout() -> type[Exception]:
     from playwright.sync_api import TimeoutError as timeout_error
 
     return timeout_error
-
-
-def _login(page: Any, server: str, world: World, persona: str) -> None:
-    port = server.rsplit(":", 1)[1]
-    page.goto(f"http://{world.host}:{port}/login/")
-    page.fill("#id_username", world.persona(persona).username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login/" not in url)
 
 
 def test_marketing_builds_a_rule_from_a_template_and_starts_a_campaign(

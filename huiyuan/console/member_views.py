@@ -223,6 +223,25 @@ def segment_page(request: HttpRequest) -> HttpResponse:
     return render(request, "console/segments.html", context)
 
 
+@require_POST
+@_guarded("members.segment.view")
+def segment_count(request: HttpRequest) -> HttpResponse:
+    """The live count under the segment builder (htmx): how many members the picked rows match."""
+    rows = list(
+        zip(
+            request.POST.getlist("c_field"), request.POST.getlist("c_op"), request.POST.getlist("c_value"), strict=False
+        )
+    )
+    try:
+        rule = segments.rule_from_rows(request.POST.get("c_join", "and"), rows)
+        if rule is None:
+            return HttpResponse(_("Pick a field to count members."))
+        count = segments.segment_members(actor=request.user, rule=rule).count()
+    except ValidationFailed as exc:
+        return HttpResponse(" ".join(m for ms in exc.fields.values() for m in ms) or str(exc.message))
+    return HttpResponse(_("%(n)d members match now.") % {"n": count})
+
+
 # ---- import and export --------------------------------------------------------------------------
 @_guarded("members.member.import")
 def import_page(request: HttpRequest) -> HttpResponse:
@@ -296,3 +315,31 @@ def member_export(request: HttpRequest) -> HttpResponse:
     file_format = "xlsx" if request.GET.get("format") == "xlsx" else "csv"
     content, _count = exports.export_members(actor=request.user, file_format=file_format)
     return file_download(content, f"members.{file_format}")
+
+
+# ---- tags ---------------------------------------------------------------------------------------
+@_guarded("members.segment.manage")
+def tag_page(request: HttpRequest) -> HttpResponse:
+    """Manual tags made, renamed and deleted here; automatic ones come from the segment page."""
+    context: dict[str, Any] = {"values": {}}
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        tag_id = request.POST.get("tag_id", "")
+        try:
+            if action == "create":
+                context["values"] = {"name": request.POST.get("name", "")}
+                tags.tag_create(actor=request.user, name=request.POST.get("name", ""))
+                messages.success(request, _("Tag created. Apply it on a member's profile or to a whole segment."))
+            elif action == "rename" and tag_id.isdecimal():
+                tags.tag_rename(actor=request.user, tag_id=int(tag_id), name=request.POST.get("name", ""))
+                messages.success(request, _("Tag renamed."))
+            elif action == "delete" and tag_id.isdecimal():
+                carried = tags.tag_delete(actor=request.user, tag_id=int(tag_id))
+                messages.success(request, _("Tag deleted; it was removed from %(n)d members.") % {"n": carried})
+        except ValidationFailed as exc:
+            context.update(error_context(exc))
+            context["failed_tag"] = tag_id
+        else:
+            return redirect("console:tags")
+    context["tags"] = tags.tag_list_with_counts()
+    return render(request, "console/tags.html", context)

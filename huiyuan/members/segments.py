@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from huiyuan.platform.access import can, check_permission
+from huiyuan.platform.access import can, check_permission, filter_queryset
 from huiyuan.platform.audit import audit_record
 from huiyuan.platform.errors import NotFound, PermissionDenied, ValidationFailed
 from huiyuan.platform.tenancy import tenant_timezone
@@ -461,20 +461,63 @@ OP_LABELS: dict[str, Any] = {
 NO_VALUE_OPS = frozenset({"is_empty", "not_empty", "is_true", "is_false"})
 
 
+# The builder's field groups, in the order it lists them; fields not named here are basic info.
+FIELD_GROUPS: dict[str, Any] = {
+    "basic": gettext_lazy("Basic information"),
+    "spend": gettext_lazy("Spending"),
+    "loyalty": gettext_lazy("Points and tier"),
+    "tags": gettext_lazy("Tags"),
+    "custom": gettext_lazy("Custom fields"),
+}
+FIELD_GROUP_OF = {
+    **dict.fromkeys(("order_count", "total_spend", "r_score", "f_score", "m_score", "lifecycle"), "spend"),
+    **dict.fromkeys(("first_purchase_at", "last_purchase_at"), "spend"),
+    **dict.fromkeys(("tier", "points_balance", "stored_principal", "stored_bonus"), "loyalty"),
+    "tag": "tags",
+}
+# Words for stored codes, so a picker shows 女 and sends "female".
+CHOICE_LABELS: dict[str, Any] = {
+    "gender": Member.Gender,
+    "channel": Member.Channel,
+    "status": Member.Status,
+    "lifecycle": Lifecycle,
+}
+
+
+def _options(name: str, kind: str, choices: list[Any], actor: Any) -> list[dict[str, str]]:
+    """What a value picker offers: the stored value and the words shown for it."""
+    from .models import Store
+
+    if kind == "store":
+        stores = filter_queryset(actor, "platform.store.view", Store.objects.order_by("code"))
+        return [{"value": str(pk), "label": label} for pk, label in stores.values_list("pk", "name")]
+    if kind == "tag":
+        return [{"value": tag, "label": tag} for tag in Tag.objects.order_by("name").values_list("name", flat=True)]
+    labels = CHOICE_LABELS.get(name)
+    if labels is not None:
+        return [{"value": value, "label": str(label)} for value, label in labels.choices]
+    return [{"value": str(c), "label": str(c)} for c in choices]
+
+
 def condition_catalogue(actor: Any) -> list[dict[str, Any]]:
-    """The fields a condition builder offers this actor, each with its operators and choices.
-    Phone numbers only for roles that may see them."""
+    """The fields a condition builder offers this actor, grouped, each with its operators, choices
+    and what its value picker offers. Phone numbers only for roles that may see them."""
     fields = []
     for name, (kind, _column) in CORE_FIELDS.items():
         if name in SENSITIVE_FIELDS and not can(actor, "members.pii.view"):
             continue
+        choices = list(CHOICES[name]() if callable(CHOICES.get(name)) else CHOICES.get(name, []))
+        group = FIELD_GROUP_OF.get(name, "basic")
         fields.append(
             {
                 "name": name,
                 "label": str(FIELD_LABELS.get(name, name)),
                 "kind": kind,
+                "group": group,
+                "group_label": str(FIELD_GROUPS[group]),
                 "ops": [{"op": op, "label": str(OP_LABELS.get(op, op))} for op in OPS_BY_KIND[kind]],
-                "choices": list(CHOICES[name]() if callable(CHOICES.get(name)) else CHOICES.get(name, [])),
+                "choices": choices,
+                "options": _options(name, kind, choices, actor),
             }
         )
     # The merchant's own fields, with the operators their type filters by.
@@ -482,16 +525,21 @@ def condition_catalogue(actor: Any) -> list[dict[str, Any]]:
         if custom.field_type in SENSITIVE_FIELD_TYPES and not can(actor, "members.pii.view"):
             continue
         type_impl = registry.get(custom.field_type)
+        choices = [str(c) for c in (custom.config or {}).get("choices", [])]
         fields.append(
             {
                 "name": f"custom.{key}",
                 "label": custom.label,
-                "kind": "custom",
+                "kind": {"date": "date", "datetime": "datetime", "boolean": "bool"}.get(custom.field_type, "custom"),
+                "group": "custom",
+                "group_label": str(FIELD_GROUPS["custom"]),
                 "ops": [{"op": op, "label": str(OP_LABELS.get(op, op))} for op in type_impl.operators],
-                "choices": [str(c) for c in (custom.config or {}).get("choices", [])],
+                "choices": choices,
+                "options": [{"value": c, "label": c} for c in choices],
             }
         )
-    return fields
+    order = list(FIELD_GROUPS)
+    return sorted(fields, key=lambda f: order.index(f["group"]))  # stable: each group keeps its order
 
 
 def rule_from_rows(join: str, rows: list[tuple[str, str, str]]) -> Any:

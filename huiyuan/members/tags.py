@@ -48,6 +48,46 @@ def tag_create(*, actor: Any, name: str, kind: str = Tag.Kind.MANUAL, rule: Any 
     return tag
 
 
+def tag_list_with_counts() -> QuerySet[Tag]:
+    """Tags with how many members carry each, for the tag page."""
+    from django.db.models import Count
+
+    return Tag.objects.annotate(member_count=Count("member_tags")).order_by("kind", "name")
+
+
+def tag_rename(*, actor: Any, tag_id: int, name: str) -> Tag:
+    check_permission(actor, "members.segment.manage")
+    name = name.strip()
+    with transaction.atomic():
+        tag = Tag.objects.select_for_update().filter(pk=tag_id).first()
+        if tag is None:
+            raise NotFound()
+        if not name or len(name) > 50:
+            raise ValidationFailed(fields={"name": [_("Enter a name of at most 50 characters.")]})
+        if Tag.objects.filter(name=name).exclude(pk=tag.pk).exists():
+            raise ValidationFailed(fields={"name": [_("A tag with this name already exists.")]})
+        if name != tag.name:
+            audit_record(actor=actor, action="members.tag.rename", obj=tag, changes={"name": [tag.name, name]})
+            tag.name = name
+            tag.save(update_fields=["name"])
+    return tag
+
+
+def tag_delete(*, actor: Any, tag_id: int) -> int:
+    """Remove a tag from every member and delete it; answers how many members carried it. Rules and
+    segments that name it then fail to compile with a clear error, never silently match nobody."""
+    check_permission(actor, "members.segment.manage")
+    with transaction.atomic():
+        tag = Tag.objects.select_for_update().filter(pk=tag_id).first()
+        if tag is None:
+            raise NotFound()
+        carried = MemberTag.objects.filter(tag=tag).count()
+        audit_record(actor=actor, action="members.tag.delete", obj=tag, changes={"name": tag.name, "members": carried})
+        MemberTag.objects.filter(tag=tag).delete()
+        tag.delete()
+    return carried
+
+
 def _manual_tag(tag_id: int) -> Tag:
     tag = Tag.objects.filter(pk=tag_id).first()
     if tag is None:

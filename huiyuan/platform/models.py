@@ -48,6 +48,10 @@ class User(AbstractUser):
     invited_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     invite_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
     invite_expires_at = models.DateTimeField(null=True, blank=True)
+    # The console language this person chose (empty: the browser's); follows them to any device.
+    language = models.CharField(_("language"), max_length=10, blank=True, default="")
+    # Console choices that follow the person: member list columns and the like.
+    preferences = models.JSONField(default=dict, blank=True)
 
     objects: ClassVar[UserManager[User]] = UserManager()  # type: ignore[assignment]
 

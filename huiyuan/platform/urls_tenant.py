@@ -9,6 +9,7 @@ from huiyuan.loyalty.api import views as loyalty_views
 from huiyuan.members.api import views as member_views
 from huiyuan.platform.api import views as platform_views
 from huiyuan.platform.api.docs import DocsView, SchemaView
+from huiyuan.platform.language import language_set
 
 api_v1 = [
     path("integrations/connections", integration_views.ConnectionListView.as_view(), name="connection-list"),
@@ -113,6 +114,7 @@ api_v1 = [
 urlpatterns = [
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/docs", DocsView.as_view(url_name="api:schema"), name="api-docs"),
+    path("i18n/setlang/", language_set, name="set_language"),  # saves the choice on the user too
     path("i18n/", include("django.conf.urls.i18n")),
     path("callbacks/wecom/<int:connection_id>/", integration_views.wecom_callback, name="wecom-callback"),
     path("callbacks/dingtalk/<int:connection_id>/", integration_views.dingtalk_callback, name="dingtalk-callback"),

@@ -16,9 +16,82 @@
       opSelect.appendChild(option);
     });
     opSelect.dataset.selected = "";
+    renderValue(row, spec);
+  }
+
+  // The value is picked, not typed, where the field allows: stores, tags, tiers and choices from a
+  // list (several for "any of"), dates from a calendar, "in the last N days" as a number. The
+  // picker writes the form's own value field, so the form posts the same as before.
+  var NO_VALUE = ["is_empty", "not_empty", "is_true", "is_false"];
+  var MULTI = ["in", "not_in", "has_any", "has_all", "has_none"];
+  var DAYS = ["within_last", "not_within_last", "within_next", "anniversary_within_next"];
+
+  function changed(value) {
+    value.dispatchEvent(new Event("input", { bubbles: true }));
+    value.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  function renderValue(row, spec) {
     var value = row.querySelector(".cond-value");
-    if (spec && spec.choices.length) { value.setAttribute("list", "choices-" + spec.name); } else { value.removeAttribute("list"); }
-    if (spec && !value.placeholder) { value.placeholder = spec.kind === "date" || spec.kind === "datetime" ? "30" : ""; }
+    var box = value.parentNode;
+    box.querySelectorAll(".cond-picker").forEach(function (el) { el.remove(); });
+    var op = row.querySelector(".cond-op").value;
+    value.type = "text"; value.hidden = false; value.removeAttribute("list"); value.removeAttribute("inputmode");
+    value.placeholder = "";
+    if (!spec) { return; }
+    if (NO_VALUE.indexOf(op) >= 0) { value.hidden = true; return; }
+    var options = spec.options || [];
+    var dateLike = spec.kind === "date" || spec.kind === "datetime";
+    if (options.length && op !== "contains" && op !== "starts_with") {
+      var select = document.createElement("select");
+      select.className = "form-select form-select-sm cond-picker";
+      select.setAttribute("aria-label", value.getAttribute("aria-label") || "");
+      var multi = MULTI.indexOf(op) >= 0;
+      var current = value.value.split(/[,，]/).map(function (v) { return v.trim(); });
+      if (multi) { select.multiple = true; select.size = Math.min(4, options.length); } else {
+        select.appendChild(new Option("—", ""));
+      }
+      options.forEach(function (o) {
+        var option = new Option(o.label, o.value);
+        option.selected = current.indexOf(o.value) >= 0 || current.indexOf(o.label) >= 0;
+        select.appendChild(option);
+      });
+      select.addEventListener("change", function () {
+        value.value = Array.prototype.map.call(select.selectedOptions, function (o) { return o.value; }).filter(Boolean).join(",");
+        changed(value);
+      });
+      value.hidden = true;
+      box.appendChild(select);
+      return;
+    }
+    if (dateLike && (DAYS.indexOf(op) >= 0 || op === "month_is")) {
+      value.type = "number"; value.min = "0"; value.setAttribute("inputmode", "numeric");
+      value.placeholder = op === "month_is" ? "1–12" : (row.closest("[data-days]") || document.body).dataset.days || "30";
+      return;
+    }
+    if (dateLike && op === "between") {
+      var parts = value.value.split(",");
+      value.hidden = true;
+      [0, 1].forEach(function (i) {
+        var input = document.createElement("input");
+        input.type = "date"; input.className = "form-control form-control-sm cond-picker";
+        input.value = /^\d{4}-\d{2}-\d{2}$/.test(parts[i] || "") ? parts[i] : "";
+        input.setAttribute("aria-label", (value.getAttribute("aria-label") || "") + " " + (i + 1));
+        input.addEventListener("change", function () {
+          var dates = box.querySelectorAll("input.cond-picker");
+          value.value = dates[0].value + "," + dates[1].value;
+          changed(value);
+        });
+        box.appendChild(input);
+      });
+      return;
+    }
+    if (dateLike) {
+      if (value.value && !/^\d{4}-\d{2}-\d{2}$/.test(value.value)) { value.value = ""; }
+      value.type = "date";
+      return;
+    }
+    if (spec.kind === "number" || spec.kind === "decimal") { value.setAttribute("inputmode", "decimal"); }
   }
 
   var FIELDS = [];
@@ -26,13 +99,6 @@
   function setupBuilder(builder) {
     var fields = FIELDS;
     var rows = builder.querySelector(".condition-rows");
-    fields.forEach(function (f) {
-      if (!f.choices.length) { return; }
-      var list = document.createElement("datalist");
-      list.id = "choices-" + f.name;
-      f.choices.forEach(function (c) { var o = document.createElement("option"); o.value = c; list.appendChild(o); });
-      builder.appendChild(list);
-    });
     builder.querySelector(".add-row").addEventListener("click", function () {
       var copy = rows.querySelector(".condition-row").cloneNode(true);
       copy.querySelectorAll("input").forEach(function (i) { i.value = ""; });
@@ -118,7 +184,16 @@
     FIELDS = data ? JSON.parse(data.textContent) : [];
     document.querySelectorAll(".condition-row").forEach(function (row) { fillOps(row, FIELDS); });
     document.addEventListener("change", function (event) {
-      if (event.target.classList.contains("cond-field")) { fillOps(event.target.closest(".condition-row"), FIELDS); }
+      if (event.target.classList.contains("cond-field")) {
+        var fieldRow = event.target.closest(".condition-row");
+        fieldRow.querySelector(".cond-value").value = "";  // a city is no answer for a gender
+        fillOps(fieldRow, FIELDS);
+      }
+      if (event.target.classList.contains("cond-op")) {
+        var row = event.target.closest(".condition-row");
+        var name = row.querySelector(".cond-field").value;
+        renderValue(row, FIELDS.find(function (f) { return f.name === name; }));
+      }
     });
     document.querySelectorAll(".condition-builder").forEach(setupBuilder);
     document.querySelectorAll(".action-list").forEach(setupActions);
