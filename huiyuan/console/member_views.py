@@ -7,19 +7,22 @@ import json
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from huiyuan.members import custom_fields, exports, imports, segments, selectors, services, tags
 from huiyuan.members.fields import registry
-from huiyuan.members.models import ImportJob, Member, Order
+from huiyuan.members.models import ImportJob, Lifecycle, Member, Order
 from huiyuan.members.stores import store_list
-from huiyuan.platform.access import can
+from huiyuan.platform.access import can, check_permission
 from huiyuan.platform.downloads import file_download
-from huiyuan.platform.errors import ValidationFailed
+from huiyuan.platform.errors import DomainError, ValidationFailed
 
 from .forms import error_context
 from .views import PAGE_SIZE, _guarded
@@ -343,3 +346,156 @@ def tag_page(request: HttpRequest) -> HttpResponse:
             return redirect("console:tags")
     context["tags"] = tags.tag_list_with_counts()
     return render(request, "console/tags.html", context)
+
+
+# ---- the member list ------------------------------------------------------------------------------
+# Columns a user may show (key, label, sort field or ""); phone and card number are always there.
+MEMBER_COLUMNS: list[tuple[str, Any, str]] = [
+    ("tier", _lazy("Tier"), "tier__rank"),
+    ("points", _lazy("Points"), "points_balance"),
+    ("stored_value", _lazy("Stored value"), "stored_principal"),
+    ("total_spend", _lazy("Total spend"), "total_spend"),
+    ("order_count", _lazy("Orders"), "order_count"),
+    ("last_purchase", _lazy("Last purchase"), "last_purchase_at"),
+    ("lifecycle", _lazy("Lifecycle stage"), "lifecycle"),
+    ("home_store", _lazy("Home store"), "home_store__code"),
+    ("joined", _lazy("Joined"), "created_at"),
+]
+DEFAULT_COLUMNS = ["tier", "points", "total_spend", "last_purchase", "home_store"]
+SORTS = {key: field for key, _label, field in MEMBER_COLUMNS if field} | {"name": "name", "card_no": "card_no"}
+
+
+def _chosen_columns(user: Any) -> list[str]:
+    known = {key for key, _label, _field in MEMBER_COLUMNS}
+    chosen = (user.preferences or {}).get("member_columns")
+    return [c for c in chosen if c in known] if isinstance(chosen, list) else DEFAULT_COLUMNS
+
+
+def _builder_rows(get: QueryDict) -> list[tuple[str, str, str]]:
+    return list(zip(get.getlist("c_field"), get.getlist("c_op"), get.getlist("c_value"), strict=False))
+
+
+def _list_rule(get: QueryDict) -> Any:
+    """The rule the list's filter bar and condition rows describe (None: no filter). The bulk
+    form sends back the query string it was shown with, so it acts on the same members."""
+    extra = segments.rule_from_rows(get.get("c_join", "and"), _builder_rows(get))
+    return segments.rule_from_quick_filters({k: get.get(k, "").strip() for k in segments.QUICK_FILTERS}, extra=extra)
+
+
+@_guarded("members.member.view")
+def member_list_page(request: HttpRequest) -> HttpResponse:
+    """Members with a filter bar (store, tier, tag, lifecycle, spend, last purchase), more
+    conditions from the segment builder (custom fields too), columns the user picks and sorting;
+    ticked or all matching members can be tagged, given a coupon, sent a campaign or exported."""
+    from huiyuan.loyalty.selectors import coupon_template_list, tier_list
+
+    user: Any = request.user
+    search = request.GET.get("q", "")
+    rule = _list_rule(request.GET)
+    context: dict[str, Any] = {"q": search, "errors": {}}
+    qs = selectors.member_list(actor=user, search=search).select_related("tier")
+    if rule is not None:
+        try:
+            qs = qs.filter(segments.compile_rule(rule, actor=user))
+        except DomainError as exc:  # a value that does not parse: say which, show no one
+            context["errors"] = exc.fields
+            context["error_message"] = exc.message
+            qs = qs.none()
+    sort = request.GET.get("sort", "")
+    field = SORTS.get(sort.lstrip("-"))
+    if field:
+        qs = qs.order_by(f"{'-' if sort.startswith('-') else ''}{field}", "-id")
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    unsorted = query.copy()
+    unsorted.pop("sort", None)
+    chosen = _chosen_columns(user)
+    builder_rule = segments.rule_from_rows(request.GET.get("c_join", "and"), _builder_rows(request.GET))
+    join, builder_rows = segments.rows_from_rule(builder_rule)
+    bulk = can(user, "members.segment.manage")
+    context.update(
+        {
+            "page": page,
+            "rows": [{"member": m, "phone": selectors.visible_phone(user, m, for_display=True)} for m in page],
+            "columns": [(k, label, f) for k, label, f in MEMBER_COLUMNS if k in chosen],
+            "all_columns": MEMBER_COLUMNS,
+            "chosen": chosen,
+            "sort": sort,
+            "values": request.GET,
+            "unsorted_query": unsorted.urlencode(),
+            "extra_query": "&" + query.urlencode() if query else "",
+            "filter_query": query.urlencode(),
+            "filtered": rule is not None or bool(search),
+            "stores": store_list(actor=user),
+            "tiers": [t.name for t in tier_list()],
+            "tag_choices": tags.tag_list().order_by("name"),
+            "manual_tags": tags.tag_list().filter(kind="manual").order_by("name"),
+            "lifecycles": Lifecycle.choices,
+            "fields": segments.condition_catalogue(user),
+            "c_join": join,
+            "c_rows": builder_rows or [{"field": "", "op": "", "value": ""}],
+            "more_open": bool(builder_rows),
+            "perms_create": can(user, "members.member.create"),
+            "perms_export": can(user, "members.member.export"),
+            "perms_bulk": bulk,
+            "perms_campaign": can(user, "automation.rule.manage"),
+            "coupon_templates": coupon_template_list(active_only=True) if bulk else [],
+        }
+    )
+    return render(request, "console/members.html", context)
+
+
+@require_POST
+@_guarded("members.member.view")
+def member_columns(request: HttpRequest) -> HttpResponse:
+    """Save the columns this user shows on the member list (kept on the user, any device)."""
+    from huiyuan.platform.staff import staff_preferences_update
+
+    known = [key for key, _label, _field in MEMBER_COLUMNS]
+    chosen = [c for c in request.POST.getlist("columns") if c in known]
+    staff_preferences_update(actor=request.user, member_columns=chosen)
+    return redirect(f"{reverse('console:members')}?{request.POST.get('back', '')}")
+
+
+@require_POST
+@_guarded("members.member.view")
+def member_bulk(request: HttpRequest) -> HttpResponse:
+    """Act on the ticked members, or on every member the filters match: tag, coupon, campaign,
+    export. Each goes through the segment action it names, with the actor's own scope."""
+    from huiyuan.loyalty.coupons import coupon_issue_to_segment
+
+    user: Any = request.user
+    back = request.POST.get("back", "")
+    target = request.POST.get("target", "selected")
+    action = request.POST.get("action", "")
+    if target == "all":
+        rule = _list_rule(QueryDict(back))
+        if rule is None:
+            rule = {"field": "order_count", "op": "gte", "value": 0}  # every member the user may see
+    else:
+        cards = request.POST.getlist("card")
+        if not cards:
+            messages.error(request, _("Tick at least one member, or choose all members that match."))
+            return redirect(f"{reverse('console:members')}?{back}")
+        rule = segments.selected_members_rule(cards)
+    try:
+        if action == "export":
+            check_permission(user, "members.member.export")
+            content, _count = exports.export_members(actor=user, rule=rule, file_format="xlsx")
+            return file_download(content, "members.xlsx")
+        if action == "tag" and request.POST.get("tag", "").isdecimal():
+            count = tags.tag_segment(actor=user, tag_id=int(request.POST["tag"]), rule=rule)
+            messages.success(request, _("Tagged %(n)d members.") % {"n": count})
+        elif action == "coupon" and request.POST.get("template", "").isdecimal():
+            result = coupon_issue_to_segment(actor=user, rule=rule, template_id=int(request.POST["template"]))
+            messages.success(request, _("Issued %(issued)d coupons (%(skipped)d members skipped).") % result)
+        elif action == "campaign":
+            name = _("Member list %(when)s") % {"when": timezone.localtime().strftime("%Y-%m-%d %H:%M")}
+            segment = segments.segment_save(actor=user, name=name, rule=rule)
+            return redirect(f"{reverse('console:campaigns')}?segment={segment.pk}")
+        else:
+            messages.error(request, _("Choose what to do with the members."))
+    except DomainError as exc:
+        messages.error(request, " ".join([str(exc.message), *(m for ms in exc.fields.values() for m in ms)]))
+    return redirect(f"{reverse('console:members')}?{back}")

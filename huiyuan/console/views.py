@@ -74,24 +74,6 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "console/home.html", context)
 
 
-@_guarded("members.member.view")
-def members(request: HttpRequest) -> HttpResponse:
-    search = request.GET.get("q", "")
-    page = _page(request, member_selectors.member_list(actor=request.user, search=search))
-    rows = [{"member": m, "phone": member_selectors.visible_phone(request.user, m, for_display=True)} for m in page]
-    return render(
-        request,
-        "console/members.html",
-        {
-            "page": page,
-            "rows": rows,
-            "q": search,
-            "perms_create": can(request.user, "members.member.create"),
-            "perms_export": can(request.user, "members.member.export"),
-        },
-    )
-
-
 @_guarded("platform.store.view")
 def stores(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "")

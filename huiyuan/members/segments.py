@@ -645,3 +645,44 @@ def segments_refresh_entries(member_ids: list[int] | None = None) -> dict[str, i
         segment.name: segment_entries_refresh(segment, member_ids)
         for segment in Segment.objects.filter(watched_since__isnull=False)
     }
+
+
+# ---- the member list's quick filters ----------------------------------------------------------
+QUICK_FILTERS = ("store", "tier", "tag", "lifecycle", "spend_min", "spend_max", "bought_within", "not_bought_within")
+
+
+def rule_from_quick_filters(values: dict[str, str], *, extra: Any = None) -> Any:
+    """A rule from the member list's filter bar (empty values ignored), AND-ed with the rows of
+    its condition builder (``extra``), so the list, its export and its bulk actions select the
+    same members as a segment with that rule would."""
+    conditions: list[dict[str, Any]] = []
+
+    def add(field_name: str, op: str, value: Any) -> None:
+        conditions.append({"field": field_name, "op": op, "value": value})
+
+    if values.get("store"):
+        add("home_store", "eq", values["store"])
+    if values.get("tier") and "tier" in CORE_FIELDS:
+        add("tier", "eq", values["tier"])
+    if values.get("tag"):
+        add("tag", "has", values["tag"])
+    if values.get("lifecycle"):
+        add("lifecycle", "eq", values["lifecycle"])
+    if values.get("spend_min"):
+        add("total_spend", "gte", values["spend_min"])
+    if values.get("spend_max"):
+        add("total_spend", "lte", values["spend_max"])
+    for name, op in (("bought_within", "within_last"), ("not_bought_within", "not_within_last")):
+        text = values.get(name, "")
+        if text:
+            add("last_purchase_at", op, int(text) if text.isdecimal() else text)
+    if extra:
+        conditions.append(extra)
+    if not conditions:
+        return None
+    return conditions[0] if len(conditions) == 1 else {"and": conditions}
+
+
+def selected_members_rule(card_numbers: list[str]) -> Any:
+    """The rule for members ticked by hand on the list (by card number, which every role sees)."""
+    return {"field": "card_no", "op": "in", "value": [c for c in card_numbers if c][:1000]}

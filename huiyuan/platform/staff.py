@@ -206,3 +206,14 @@ def staff_update(
             action = "platform.staff.change_role" if "role" in changes else "platform.staff.update"
             audit_record(actor=actor, action=action, obj=staff, changes=changes)
     return staff
+
+
+def staff_preferences_update(*, actor: Any, **changes: Any) -> None:
+    """Keep console choices (member list columns…) on the staff member, merged into what is there."""
+    if not isinstance(actor, User):
+        return
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=actor.pk)
+        user.preferences = {**(user.preferences or {}), **changes}
+        user.save(update_fields=["preferences"])
+    actor.preferences = user.preferences
