@@ -38,7 +38,9 @@ def echo(worlds: dict[str, World], django_db_blocker: Any) -> Iterator[World]:
             Member.objects.filter(pk=world.member_b.pk).update(name="王小明")
             extra = Member.objects.bulk_create(
                 [
-                    Member(phone="+8613900000011", card_no="E-11", name="张三丰", home_store=world.store_a, city="杭州"),
+                    Member(
+                        phone="+8613900000011", card_no="E-11", name="张三丰", home_store=world.store_a, city="杭州"
+                    ),
                     Member(phone="+8613900000012", card_no="E-12", name="赵四", home_store=world.store_b, city="杭州"),
                     Member(phone="+8613900000013", card_no="E-13", name="周杉", home_store=world.store_a, city="上海"),
                 ]

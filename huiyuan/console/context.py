@@ -18,7 +18,7 @@ NAVIGATION: list[tuple[Any, list[tuple[str, Any, str | None]]]] = [
         _("Sales"),
         [
             ("console:cashier", _("Till"), "loyalty.order.create"),
-            ("console:orders", _("Orders"), "members.member.view"),
+            ("console:orders", _("Order list"), "members.member.view"),
         ],
     ),
     (

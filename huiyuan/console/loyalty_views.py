@@ -202,8 +202,8 @@ def member_ledger(request: HttpRequest, member_id: int) -> HttpResponse:
     ledger = selectors.member_ledger(member=member)
     context = {
         "member": member,
-        "points": ledger.points,
-        "stored": ledger.stored_value,
+        "points": selectors.ledger_sources(ledger.points),
+        "stored": selectors.ledger_sources(ledger.stored_value),
         "plans": selectors.topup_plan_list(active_only=True),
         "coupons": ledger.coupons,
         "templates": selectors.coupon_template_list(active_only=True),

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from huiyuan.members import custom_fields, exports, imports, segments, selectors, services, tags
 from huiyuan.members.fields import registry
+from huiyuan.members.history_words import history_rows
 from huiyuan.members.models import ImportJob, Lifecycle, Member, Order
 from huiyuan.members.stores import store_list
 from huiyuan.platform.access import can, check_permission
@@ -77,7 +78,7 @@ def member_profile(request: HttpRequest, member_id: int) -> HttpResponse:
         "tags": member.member_tags.select_related("tag", "applied_by"),
         "manual_tags": tags.tag_list().filter(kind="manual"),
         "orders": Order.objects.filter(member=member).select_related("store").prefetch_related("lines")[:20],
-        "history": selectors.member_history(actor=request.user, member=member, limit=30),
+        "history": history_rows(selectors.member_history(actor=request.user, member=member, limit=30)),
         "can_edit": can(request.user, "members.member.update", member),
     }
     return render(request, "console/member_profile.html", context)

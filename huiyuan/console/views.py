@@ -214,7 +214,10 @@ def deliveries(request: HttpRequest) -> HttpResponse:
 @_guarded("platform.apikey.manage")
 def apikey_list(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {
-        "keys": apikeys.api_key_list(actor=request.user),
+        "keys": [
+            {"key": key, "scope_labels": [str(OPERATIONS[c].label) if c in OPERATIONS else c for c in key.scopes]}
+            for key in apikeys.api_key_list(actor=request.user)
+        ],
         "scopes": [op for op in OPERATIONS.values() if op.api_key_allowed],
         "stores": Store.objects.order_by("code"),
         "values": {},
@@ -247,8 +250,12 @@ def apikey_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
 @_guarded("platform.audit.view")
 def audit_log(request: HttpRequest) -> HttpResponse:
     action = request.GET.get("action", "")
-    qs = audit.audit_list(actor=request.user, action=action)
-    return render(request, "console/audit.html", {"page": _page(request, qs), "action": action})
+    from huiyuan.platform.audit_words import audit_entry_words, audit_subjects
+
+    page = _page(request, audit.audit_list(actor=request.user, action=action).select_related("actor"))
+    rows = [audit_entry_words(entry) for entry in page]
+    subjects = audit_subjects(audit.audit_list(actor=request.user))
+    return render(request, "console/audit.html", {"page": page, "rows": rows, "action": action, "subjects": subjects})
 
 
 def invite_accept(request: HttpRequest, token: str) -> HttpResponse:

@@ -26,8 +26,8 @@ def member_ledger(*, member: Member) -> MemberLedger:
     """A member's newest points and stored-value entries, coupons and manual adjustments (the caller
     has already checked the member is theirs: ``member_access_by_id``)."""
     return MemberLedger(
-        points=list(PointsEntry.objects.filter(member=member)[:LEDGER_PAGE]),
-        stored_value=list(StoredValueEntry.objects.filter(member=member)[:LEDGER_PAGE]),
+        points=list(PointsEntry.objects.filter(member=member).select_related("actor")[:LEDGER_PAGE]),
+        stored_value=list(StoredValueEntry.objects.filter(member=member).select_related("actor")[:LEDGER_PAGE]),
         coupons=list(member.coupons.select_related("template").order_by("-pk")[:50]),  # type: ignore[attr-defined]
         adjustments=list(PointsAdjustment.objects.filter(member=member).select_related("requested_by")[:20]),
     )
@@ -81,3 +81,30 @@ def order_effects(*, order: Order) -> OrderEffects:
             AuditEntry.objects.filter(object_type="order", object_id=order.order_no).select_related("actor")[:50]
         ),
     )
+
+
+def ledger_sources(entries: list[Any]) -> list[dict[str, Any]]:
+    """Where each ledger entry came from, in words: the order number (linkable), the top-up plan's
+    name, the coupon exchanged for, who did it — never a bare id such as "plan:1" or "4"."""
+    from django.utils.translation import gettext as _
+
+    plan_ids = {int(e.cause_id[5:]) for e in entries if e.cause_id.startswith("plan:") and e.cause_id[5:].isdecimal()}
+    plans = dict(TopUpPlan.objects.filter(pk__in=plan_ids).values_list("pk", "name")) if plan_ids else {}
+    rows = []
+    for entry in entries:
+        order_no = entry.cause_id if entry.cause in ("order", "refund") else ""
+        detail = ""
+        if entry.cause_id.startswith("plan:") and entry.cause_id[5:].isdecimal():
+            detail = _("top-up plan %(name)s") % {"name": plans.get(int(entry.cause_id[5:]), "—")}
+        elif entry.cause_id.startswith("topup:"):
+            detail = _("refund of a top-up")
+        rows.append(
+            {
+                "entry": entry,
+                "cause": entry.get_cause_display(),
+                "order_no": order_no,
+                "detail": detail,
+                "who": entry.actor.display_name if entry.actor else "",
+            }
+        )
+    return rows

@@ -126,7 +126,9 @@ def custom_field_create(
             position=position,
             **cleaned,
         )
-        audit_record(actor=actor, action="members.field.create", obj=field, changes={"type": field_type, **cleaned})
+        audit_record(
+            actor=actor, action="members.field.create", obj=field, changes={"field_type": field_type, **cleaned}
+        )
     return field
 
 
