@@ -157,3 +157,78 @@ def test_the_chosen_language_follows_the_user(alpha: World) -> None:
     with tenant_context(alpha.tenant):
         User.objects.filter(pk=alpha.hq.pk).update(language="")
     connection.set_schema_to_public()
+
+
+def test_erasing_a_member_removes_the_person_but_keeps_the_books(alpha: World) -> None:
+    from huiyuan.loyalty.checkout import checkout_commit
+    from huiyuan.loyalty.ledger import points_earn
+    from huiyuan.members.models import MemberHistory, Order
+    from huiyuan.members.services import member_update
+
+    with tenant_context(alpha.tenant):
+        member_update(actor=alpha.hq, member_id=alpha.member_a.pk, data={"city": "杭州", "email": "z@example.cn"})
+        points_earn(member_id=alpha.member_a.pk, amount=300, idempotency_key="erase:pts", cause="staff")
+        checkout_commit(
+            actor=alpha.hq,
+            data={
+                "order_no": "ERASE-1",
+                "store": "A001",
+                "member": {"id": alpha.member_a.pk},
+                "lines": [{"amount": "40"}],
+            },
+        )
+        tag = Tag.objects.create(name="将被抹除")
+        MemberTag.objects.create(member=alpha.member_a, tag=tag)
+        balance = Member.objects.get(pk=alpha.member_a.pk).points_balance
+    connection.set_schema_to_public()
+    hq = console(alpha, "hq")
+    wrong = hq.post(f"/members/{alpha.member_a.pk}/erase/", {"reason": "本人来电要求", "confirm_card_no": "nope"})
+    assert wrong.status_code == 200 and "卡号" in wrong.content.decode()
+    done = hq.post(
+        f"/members/{alpha.member_a.pk}/erase/", {"reason": "本人来电要求", "confirm_card_no": alpha.member_a.card_no}
+    )
+    assert done.status_code == 302
+    with tenant_context(alpha.tenant):
+        member = Member.objects.get(pk=alpha.member_a.pk)
+        assert member.erased_at is not None and member.name == "" and member.email == "" and member.city == ""
+        assert not member.phone.startswith("+") and member.points_balance == balance  # the books stay
+        assert Order.objects.filter(order_no="ERASE-1", member=member).exists()
+        assert not MemberTag.objects.filter(member=member).exists()
+        old = MemberHistory.objects.filter(member_id=member.pk).exclude(action=MemberHistory.Action.ERASED)
+        assert all(entry.changes == {} for entry in old)
+        assert "Alpha-张三" not in str(list(AuditEntry.objects.values_list("object_repr", "changes")))
+    connection.set_schema_to_public()
+    # Nobody finds the person by their old phone or name any more.
+    assert "Alpha-张三" not in _table(hq.get("/members/", {"q": "13800000001"}))
+    again = hq.post(
+        f"/members/{alpha.member_a.pk}/erase/", {"reason": "再次", "confirm_card_no": alpha.member_a.card_no}
+    )
+    assert again.status_code == 200 and "已经抹除" in again.content.decode()
+    assert console(alpha, "manager_a").get(f"/members/{alpha.member_a.pk}/erase/").status_code == 403
+
+
+def test_merging_a_duplicate_from_the_profile(alpha: World) -> None:
+    from huiyuan.members.models import Order
+
+    with tenant_context(alpha.tenant):
+        duplicate = Member.objects.create(
+            phone="+8613700009999", card_no="DUP-1", name="张三(旧卡)", home_store=alpha.store_a
+        )
+        Order.objects.create(
+            order_no="DUP-ORDER",
+            store=alpha.store_a,
+            member=duplicate,
+            paid_amount=10,
+            paid_at="2026-01-01T10:00:00+08:00",
+        )
+    connection.set_schema_to_public()
+    hq = console(alpha, "hq")
+    found = hq.get(f"/members/{alpha.member_a.pk}/merge/", {"q": "13700009999"}).content.decode()
+    assert "张三(旧卡)" in found
+    side_by_side = hq.get(f"/members/{alpha.member_a.pk}/merge/", {"other": duplicate.pk}).content.decode()
+    assert "DUP-1" in side_by_side and alpha.member_a.card_no in side_by_side
+    assert hq.post(f"/members/{alpha.member_a.pk}/merge/", {"other": duplicate.pk}).status_code == 302
+    with tenant_context(alpha.tenant):
+        assert not Member.objects.filter(pk=duplicate.pk).exists()
+        assert Order.objects.get(order_no="DUP-ORDER").member_id == alpha.member_a.pk
+    connection.set_schema_to_public()

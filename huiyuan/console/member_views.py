@@ -80,6 +80,7 @@ def member_profile(request: HttpRequest, member_id: int) -> HttpResponse:
         "orders": Order.objects.filter(member=member).select_related("store").prefetch_related("lines")[:20],
         "history": history_rows(selectors.member_history(actor=request.user, member=member, limit=30)),
         "can_edit": can(request.user, "members.member.update", member),
+        "can_delete": can(request.user, "members.member.delete"),
     }
     return render(request, "console/member_profile.html", context)
 
@@ -500,3 +501,63 @@ def member_bulk(request: HttpRequest) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, " ".join([str(exc.message), *(m for ms in exc.fields.values() for m in ms)]))
     return redirect(f"{reverse('console:members')}?{back}")
+
+
+# ---- merge duplicates and erase on request ------------------------------------------------------
+@_guarded("members.member.delete")
+def member_merge_page(request: HttpRequest, member_id: int) -> HttpResponse:
+    """Find the duplicate by phone, card number or name, see both side by side, then fold it in."""
+    keep = selectors.member_access_by_id(actor=request.user, member_id=member_id)
+    query = request.GET.get("q", "").strip()
+    candidates = (
+        [m for m in selectors.member_list(actor=request.user, search=query)[:10] if m.pk != keep.pk] if query else []
+    )
+    other = None
+    other_id = request.POST.get("other") or request.GET.get("other", "")
+    if other_id.isdecimal():
+        other = selectors.member_access_by_id(actor=request.user, member_id=int(other_id))
+    if request.method == "POST" and other is not None:
+        try:
+            services.member_merge(actor=request.user, keep_id=keep.pk, merge_id=other.pk, source="console")
+        except DomainError as exc:
+            messages.error(request, " ".join([str(exc.message), *(m for ms in exc.fields.values() for m in ms)]))
+        else:
+            messages.success(request, _("Merged: orders and tags of the duplicate now belong to this member."))
+            return redirect("console:member", member_id=keep.pk)
+    return render(
+        request,
+        "console/member_merge.html",
+        {
+            "keep": keep,
+            "keep_phone": selectors.visible_phone(request.user, keep, for_display=True),
+            "other": other,
+            "other_phone": selectors.visible_phone(request.user, other, for_display=True) if other else "",
+            "q": query,
+            "candidates": [(m, selectors.visible_phone(request.user, m, for_display=True)) for m in candidates],
+        },
+    )
+
+
+@_guarded("members.member.delete")
+def member_erase_page(request: HttpRequest, member_id: int) -> HttpResponse:
+    from huiyuan.members.erasure import member_erase
+
+    member = selectors.member_access_by_id(actor=request.user, member_id=member_id)
+    context: dict[str, Any] = {"member": member, "values": {}}
+    if request.method == "POST":
+        context["values"] = {"reason": request.POST.get("reason", "")}
+        try:
+            member_erase(
+                actor=request.user,
+                member_id=member.pk,
+                reason=request.POST.get("reason", ""),
+                confirm_card_no=request.POST.get("confirm_card_no", ""),
+            )
+        except ValidationFailed as exc:
+            context.update(error_context(exc))
+        except DomainError as exc:
+            context["error_message"] = exc.message
+        else:
+            messages.success(request, _("Personal data erased. Orders and balances stay for the books."))
+            return redirect("console:member", member_id=member.pk)
+    return render(request, "console/member_erase.html", context)

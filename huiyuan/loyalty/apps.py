@@ -19,8 +19,18 @@ class LoyaltyConfig(AppConfig):
         register_segment_field("stored_bonus", "decimal", "stored_bonus")
         register_segment_field("tier", "choice", "tier__name", choices=_tier_names)
 
+        from huiyuan.members.erasure import register_member_eraser
+
+        register_member_eraser(_erase_payment_password)
+
 
 def _tier_names() -> list[str]:
     from .models import Tier
 
     return list(Tier.objects.values_list("name", flat=True))
+
+
+def _erase_payment_password(member_id: int) -> None:
+    from .models import PaymentPassword
+
+    PaymentPassword.objects.filter(member_id=member_id).delete()

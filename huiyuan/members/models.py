@@ -97,6 +97,9 @@ class Member(models.Model):
         db_index=False,
     )
     tier_since = models.DateTimeField(null=True, blank=True)
+    # Set when the person's data was erased on request: the row stays for the books (orders,
+    # ledgers), with nothing left that names the person.
+    erased_at = models.DateTimeField(_("personal data erased at"), null=True, blank=True)
 
     scope_store_field = "home_store"
 
@@ -152,6 +155,8 @@ class MemberHistory(models.Model):
         IMPORTED = "imported", _("Imported")
         TAGGED = "tagged", _("Tagged")
         UNTAGGED = "untagged", _("Untagged")
+        ERASED = "erased", _("Personal data erased")
+        DELETED = "deleted", _("Deleted")
 
     member_id = models.BigIntegerField(db_index=True)  # kept after a delete, so no foreign key
     action = models.CharField(max_length=16, choices=Action.choices)

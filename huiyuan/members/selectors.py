@@ -35,6 +35,8 @@ def member_list(*, actor: Any, search: str = "", store_id: int | None = None) ->
 def visible_phone(actor: Any, member: Member, *, for_display: bool = False) -> str:
     """The member's phone as this actor may see it: whole (E.164 for the API, national for
     screens) with the PII permission or a per-store grant, else masked (138****1234)."""
+    if member.erased_at is not None:
+        return "—"
     if can(actor, "members.pii.view", member):
         return display_phone(member.phone) if for_display else member.phone
     return mask_phone(member.phone)
