@@ -196,3 +196,19 @@ def test_pages_in_chinese_show_words_not_codes(alpha: World, persona: str) -> No
         if codes or english:
             found[path] = sorted(set(codes + english))
     assert found == {}, f"raw codes or English words on Chinese pages: {found}"
+
+
+def test_a_malformed_json_body_and_a_short_signup_password_are_answered_in_chinese(alpha: World) -> None:
+    from django.test import Client
+
+    from .conftest import api
+
+    client = api(alpha, "hq")
+    broken = client.post("/api/v1/members", "{bad", content_type="application/json", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert broken.status_code == 400
+    assert broken.json()["error"]["message"] == "请求内容不是有效的 JSON（第 1 行第 2 列）。"
+    signup = Client(HTTP_HOST="localhost", HTTP_ACCEPT_LANGUAGE="zh-hans").post(
+        "/", {"name": "测试商户", "subdomain": "shortpw", "owner_phone": "13912340000", "password": "a1"}
+    )
+    text = visible_text(signup.content.decode())
+    assert "密码至少需要 8 个字符" in text and "too short" not in text

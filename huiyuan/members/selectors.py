@@ -60,3 +60,14 @@ def member_history(*, actor: Any, member: Member, limit: int | None = None) -> l
         for entry in entries:
             entry.changes = mask_phones_in(entry.changes)
     return entries
+
+
+# Lists say "1,000+" beyond this: counting every match of a common search ("zh") over a million
+# members costs more than the page itself, and nobody pages that far.
+COUNT_CAP = 1000
+
+
+def capped_count(qs: QuerySet[Any], cap: int = COUNT_CAP) -> tuple[int, bool]:
+    """How many rows ``qs`` has, counting at most ``cap + 1`` of them: (count, more than cap)."""
+    counted = qs.order_by()[: cap + 1].count()
+    return min(counted, cap), counted > cap

@@ -3,6 +3,7 @@ request's language (LocaleMiddleware has activated it from Accept-Language or th
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -72,5 +73,15 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     }
     code = next((c for klass, c in code_map.items() if isinstance(exc, klass)), "ERROR")
     detail = getattr(exc, "detail", str(exc))
+    if isinstance(exc, drf.ParseError):
+        # DRF's text carries Python's own English parser message; say it in the user's language,
+        # with the place the parser gave up if it named one.
+        place = re.search(r"line (\d+) column (\d+)", str(detail))
+        detail = (
+            _("The request body is not valid JSON (line %(line)s, column %(column)s).")
+            % {"line": place.group(1), "column": place.group(2)}
+            if place
+            else _("The request body is not valid JSON.")
+        )
     response.data = error_body(code, detail if isinstance(detail, str) else "; ".join(_flatten(detail)))
     return response
