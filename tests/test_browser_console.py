@@ -214,6 +214,7 @@ PHONE_PAGES = {
         "/imports/",
         "/fields/",
         "/loyalty/",
+        "/coupons/",
         "/automation/",
         "/automation/campaigns/",
         "/automation/settings/",

@@ -205,3 +205,27 @@ def test_points_earned_at_the_till_show_on_the_order_page(alpha: World) -> None:
     connection.set_schema_to_public()
     assert earned > 0 and f'获得积分</dt><dd class="col-7">{earned}</dd>' in page.replace("\n", "")
     assert "¥88.00" in page
+
+
+def test_the_coupon_list_is_scoped_filtered_and_lets_hq_void(alpha: World) -> None:
+    from huiyuan.loyalty.coupons import coupon_issue
+    from huiyuan.loyalty.models import Coupon, CouponTemplate
+
+    with tenant_context(alpha.tenant):
+        template = CouponTemplate.objects.create(name="周年礼券", kind="fixed", amount_off=8, valid_days=30)
+        mine = coupon_issue(template_id=template.pk, member_id=alpha.member_a.pk, idempotency_key="list:a")
+        theirs = coupon_issue(template_id=template.pk, member_id=alpha.member_b.pk, idempotency_key="list:b")
+    connection.set_schema_to_public()
+    manager = console(alpha, "manager_a").get("/coupons/").content.decode()
+    assert mine.code in manager and theirs.code not in manager
+    hq = console(alpha, "hq")
+    by_code = hq.get("/coupons/", {"code": theirs.code.replace("-", "").lower()}).content.decode()
+    assert theirs.code in by_code and mine.code not in by_code
+    hq.post("/coupons/", {"code": theirs.code, "reason": "重复发放"})
+    with tenant_context(alpha.tenant):
+        assert Coupon.objects.get(pk=theirs.pk).status == Coupon.Status.VOID
+    connection.set_schema_to_public()
+    console(alpha, "manager_a").post("/coupons/", {"code": mine.code, "reason": "x"})
+    with tenant_context(alpha.tenant):
+        assert Coupon.objects.get(pk=mine.pk).status == Coupon.Status.ISSUED
+    connection.set_schema_to_public()

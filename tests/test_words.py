@@ -154,6 +154,7 @@ PAGES = {
         "/imports/",
         "/fields/",
         "/loyalty/",
+        "/coupons/",
         "/automation/",
         "/automation/campaigns/",
         "/automation/settings/",

@@ -35,6 +35,7 @@ NAVIGATION: list[tuple[Any, list[tuple[str, Any, str | None]]]] = [
         _("Marketing"),
         [
             ("console:loyalty", _("Loyalty"), "loyalty.config.manage"),
+            ("console:coupons", _("Coupons"), "members.member.view"),
             ("console:automation", _("Automation"), "automation.rule.manage"),
             ("console:campaigns", _("Campaigns"), "automation.rule.manage"),
             ("console:tasks", _("Tasks"), "automation.task.handle"),

@@ -33,7 +33,7 @@ from huiyuan.platform.access import can
 from huiyuan.platform.errors import Conflict, PermissionDenied, ValidationFailed
 
 from .forms import error_context
-from .views import _guarded
+from .views import _guarded, _page
 
 
 def _decimal(raw: str) -> Decimal | None:
@@ -297,3 +297,41 @@ def member_coupon(request: HttpRequest, member_id: int) -> HttpResponse:
         )
         messages.success(request, _("Coupon issued."))
     return redirect("console:member-ledger", member_id=member.pk)
+
+
+@_guarded("members.member.view")
+def coupon_page(request: HttpRequest) -> HttpResponse:
+    """Issued coupons: who holds which, used where and when, or why void; voiding for HQ."""
+    from huiyuan.loyalty.coupons import coupon_void
+    from huiyuan.loyalty.models import Coupon
+
+    if request.method == "POST" and can(request.user, "loyalty.config.manage"):
+        try:
+            coupon_void(actor=request.user, code=request.POST.get("code", ""), reason=request.POST.get("reason", ""))
+        except (ValidationFailed, Conflict, CouponNotUsable) as exc:
+            messages.error(request, " ".join([str(exc.message), *(m for ms in exc.fields.values() for m in ms)]))
+        else:
+            messages.success(request, _("Coupon voided."))
+        return redirect(f"{request.path}?{request.GET.urlencode()}")
+    get = request.GET
+    template = get.get("template", "")
+    coupons = selectors.coupon_list(
+        actor=request.user,
+        template_id=int(template) if template.isdecimal() else None,
+        status=get.get("status", ""),
+        code=get.get("code", "")[:32],
+    )
+    query = get.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "console/coupons.html",
+        {
+            "page": _page(request, coupons),
+            "templates": selectors.coupon_template_list(),
+            "statuses": Coupon.Status.choices,
+            "values": get,
+            "extra_query": "&" + query.urlencode() if query else "",
+            "can_void": can(request.user, "loyalty.config.manage"),
+        },
+    )

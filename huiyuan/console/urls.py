@@ -25,6 +25,7 @@ urlpatterns = [
     path("members/<int:member_id>/adjust/", loyalty_views.member_adjust, name="member-adjust"),
     path("members/<int:member_id>/exchange/", loyalty_views.member_exchange, name="member-exchange"),
     path("loyalty/", loyalty_views.loyalty_settings_page, name="loyalty"),
+    path("coupons/", loyalty_views.coupon_page, name="coupons"),
     path("loyalty/adjustments/<int:adjustment_id>/", loyalty_views.adjustment_decide, name="adjustment-decide"),
     path("fields/", field_views.field_designer, name="fields"),
     path("fields/layout/", field_views.field_layout, name="field-layout"),

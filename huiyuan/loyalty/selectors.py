@@ -108,3 +108,28 @@ def ledger_sources(entries: list[Any]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def coupon_list(
+    *, actor: Any, template_id: int | None = None, status: str = "", code: str = "", member_id: int | None = None
+) -> QuerySet[Coupon]:
+    """Coupons held by members the actor may see (their stores' members), newest first."""
+    from huiyuan.platform.access import filter_queryset
+
+    qs = filter_queryset(
+        actor,
+        "members.member.view",
+        Coupon.objects.select_related("template", "member", "redeemed_store"),
+        store_field="member__home_store",
+    )
+    if template_id is not None:
+        qs = qs.filter(template_id=template_id)
+    if status in Coupon.Status.values:
+        qs = qs.filter(status=status)
+    if code.strip():
+        from .coupons import normalize_code
+
+        qs = qs.filter(code=normalize_code(code))
+    if member_id is not None:
+        qs = qs.filter(member_id=member_id)
+    return qs.order_by("-issued_at", "-pk")
