@@ -39,6 +39,7 @@ TENANT_APPS = [
     "huiyuan.loyalty",
     "huiyuan.automation",
     "huiyuan.integrations",
+    "huiyuan.reports",
     "huiyuan.console",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]

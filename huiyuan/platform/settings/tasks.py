@@ -36,4 +36,6 @@ CELERY_BEAT_SCHEDULE = {
     "members-nightly": {"task": "huiyuan.members.nightly_all_tenants", "schedule": crontab(hour=18, minute=30)},
     # 01:00 in Shanghai: expire points and coupons, review tiers, reconcile the ledgers.
     "loyalty-nightly": {"task": "huiyuan.loyalty.nightly_all_tenants", "schedule": crontab(hour=17, minute=0)},
+    # 03:10 in Shanghai, after expiry and stats: the reports' daily rollups of the last days.
+    "reports-nightly": {"task": "huiyuan.reports.nightly_all_tenants", "schedule": crontab(hour=19, minute=10)},
 }
