@@ -45,7 +45,7 @@ ensure_venv() {
 }
 
 ensure_assets() {
-  if [ ! -f huiyuan/console/static/vendor/bootstrap/bootstrap.min.css ] || [ package-lock.json -nt huiyuan/console/static/vendor/htmx/htmx.min.js ]; then
+  if [ ! -f huiyuan/console/static/vendor/bootstrap/bootstrap.min.css ] || [ ! -f huiyuan/console/static/vendor/echarts/echarts.min.js ] || [ package-lock.json -nt huiyuan/console/static/vendor/htmx/htmx.min.js ]; then
     if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
       apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
     fi

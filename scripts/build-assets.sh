@@ -9,8 +9,9 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 npm ci --no-audit --no-fund --loglevel=error
 vendor=huiyuan/console/static/vendor
-mkdir -p "$vendor/bootstrap" "$vendor/htmx"
+mkdir -p "$vendor/bootstrap" "$vendor/htmx" "$vendor/echarts"
 cp node_modules/bootstrap/dist/css/bootstrap.min.css node_modules/bootstrap/dist/css/bootstrap.min.css.map "$vendor/bootstrap/"
 cp node_modules/bootstrap/dist/js/bootstrap.bundle.min.js node_modules/bootstrap/dist/js/bootstrap.bundle.min.js.map "$vendor/bootstrap/"
 cp node_modules/htmx.org/dist/htmx.min.js "$vendor/htmx/"
+cp node_modules/echarts/dist/echarts.min.js "$vendor/echarts/"
 echo "[huiyuan] console assets ready in $vendor"

@@ -91,7 +91,7 @@ def test_marketing_builds_a_rule_from_a_template_and_starts_a_campaign(
     connection.set_schema_to_public()
 
     page.goto(f"{base}/segments/")
-    page.click("text=营销活动")
+    page.click("main >> text=营销活动")
     page.fill("#c-name", "杭州回馈")
     page.fill("#c-holdout", "25")
     page.locator(".action-block .action-type").first.select_option("issue_coupon")

@@ -13,7 +13,10 @@ from huiyuan.platform.access import has_operation
 # (group label, [(url name, label, operation needed)]). A group with one page the user may open
 # shows as a plain link, more as a drop-down menu, so the bar fits a laptop screen in Chinese.
 NAVIGATION: list[tuple[Any, list[tuple[str, Any, str | None]]]] = [
-    (_("Overview"), [("console:home", _("Overview"), None)]),
+    (
+        _("Overview"),
+        [("console:home", _("Overview"), None), ("console:reports", _("Reports"), "reports.report.view")],
+    ),
     (
         _("Sales"),
         [

@@ -90,3 +90,13 @@ urlpatterns += [
     path("orders/", cashier_views.orders, name="orders"),
     path("orders/<str:order_no>/", cashier_views.order_detail, name="order"),
 ]
+
+from . import report_views  # noqa: E402
+
+urlpatterns += [
+    path("reports/", report_views.report_page, name="reports"),
+    path("reports/export/", report_views.report_export, name="report-export"),
+    path("reports/widget/", report_views.report_widget, name="report-widget"),
+    path("dashboards/save/", report_views.dashboard_save, name="dashboard-save"),
+    path("dashboards/<int:dashboard_id>/", report_views.dashboard_page, name="dashboard"),
+]

@@ -62,6 +62,10 @@ def _guarded(op: str):  # type: ignore[no-untyped-def]
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     user: Any = request.user
+    if can(user, "reports.report.view"):  # managers open on the member cockpit
+        from .report_views import dashboard_page
+
+        return dashboard_page(request)
     context: dict[str, Any] = {}
     if can(user, "platform.store.view"):
         context["store_count"] = store_services.store_list(actor=user).count()

@@ -47,6 +47,7 @@ ENTITIES: dict[str, Any] = {
     "staff": gettext_lazy("staff member"),
     "store": gettext_lazy("store"),
     "tenant": gettext_lazy("merchant"),
+    "dashboard": gettext_lazy("dashboard"),
 }
 
 VERBS: dict[str, Any] = {

@@ -10,6 +10,7 @@ from huiyuan.members.api import views as member_views
 from huiyuan.platform.api import views as platform_views
 from huiyuan.platform.api.docs import DocsView, SchemaView
 from huiyuan.platform.language import language_set
+from huiyuan.reports.api import views as report_views
 
 api_v1 = [
     path("integrations/connections", integration_views.ConnectionListView.as_view(), name="connection-list"),
@@ -88,6 +89,8 @@ api_v1 = [
         name="points-adjustment-decision",
     ),
     path("loyalty/opening-balances", loyalty_views.OpeningBalancesView.as_view(), name="opening-balances"),
+    path("reports", report_views.ReportListView.as_view(), name="report-list"),
+    path("reports/<str:key>", report_views.ReportRunView.as_view(), name="report-run"),
     path("checkout/members", loyalty_views.CheckoutMemberLookupView.as_view(), name="checkout-members"),
     path("checkout/quote", loyalty_views.CheckoutQuoteView.as_view(), name="checkout-quote"),
     path("checkout", loyalty_views.CheckoutView.as_view(), name="checkout"),

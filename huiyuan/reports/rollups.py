@@ -124,8 +124,24 @@ def rollup_recent(days: int = 3) -> int:
     corrections of recent days are caught on the next nights)."""
     from django.utils import timezone
 
-    today = timezone.now().astimezone(tenant_timezone()).date()
-    return rollup_days(today - timedelta(days=days), today - timedelta(days=1))
+    tz = tenant_timezone()
+    today = timezone.now().astimezone(tz).date()
+    written = rollup_days(today - timedelta(days=days), today - timedelta(days=1))
+    # Orders recorded lately for older days (an imported history, a late POS upload) move those
+    # days too: rebuild the span they fall in.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT min((paid_at AT TIME ZONE %s)::date) FROM members_order WHERE created_at >= %s AND paid_at < %s",
+            [
+                str(tz),
+                timezone.now() - timedelta(days=days + 1),
+                datetime.combine(today - timedelta(days=days), time.min, tzinfo=tz),
+            ],
+        )
+        (oldest,) = cursor.fetchone()
+    if oldest is not None:
+        written += rollup_days(oldest, today - timedelta(days=days + 1))
+    return written
 
 
 def rollup_all() -> int:
