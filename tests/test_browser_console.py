@@ -7,6 +7,7 @@ sideways on a phone. Screenshots are kept under artifacts/screenshots."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from io import BytesIO
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -252,3 +253,57 @@ def test_no_page_scrolls_sideways_on_a_phone(browser: Any, server: str, echo: Wo
     page.screenshot(path=str(shots / f"home-{persona}-375.png"), full_page=True)
     assert wide == {}, f"pages that scroll sideways at 375 px: {wide}"
     context.close()
+
+
+def test_hq_composes_a_dashboard_by_drag_and_drop_and_exports_a_report(
+    browser: Any, server: str, echo: World, django_db_blocker: Any, shots: Path
+) -> None:
+    from openpyxl import load_workbook
+
+    from huiyuan.reports.models import Dashboard
+
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    login(page, server, echo, "hq")
+    base = _base(server, echo)
+    page.goto(f"{base}/reports/?report=tier_mix")
+    page.click("form[aria-label] button[type=submit]")
+    page.wait_for_selector("#report-result .report-chart canvas")
+    with page.expect_download() as download:
+        page.click("text=导出 XLSX")
+    sheet = load_workbook(BytesIO(Path(download.value.path()).read_bytes()), read_only=True).active
+    rows = list(sheet.iter_rows(values_only=True))
+    with django_db_blocker.unblock(), tenant_context(echo.tenant):
+        assert rows[0][:2] == ("等级", "会员") and sum(r[1] for r in rows[1:]) == Member.objects.count()
+    connection.set_schema_to_public()
+    page.fill("input[name=name][aria-label]", "周会看板")
+    page.click("button:has-text(\"加入看板\")")
+    page.wait_for_url("**/dashboards/*/")
+    page.click("text=调整布局")
+    page.select_option("#dash-add", "kpis")
+    page.wait_for_selector(".widget:nth-child(2) [data-kpi=members]")
+    page.drag_and_drop(".widget:nth-child(2)", ".widget:nth-child(1)", target_position={"x": 20, "y": 20})
+    page.screenshot(path=str(shots / "dashboard-arrange-1280.png"), full_page=True)
+    page.select_option("#dash-share", "store_manager")
+    page.click("#dash-form button[type=submit]:not([value=delete])")
+    page.wait_for_selector(".alert-success")
+    with django_db_blocker.unblock(), tenant_context(echo.tenant):
+        dashboard = Dashboard.objects.get(name="周会看板")
+        assert [w["report"] for w in dashboard.widgets] == ["kpis", "tier_mix"]
+        assert dashboard.shared_role == "store_manager"
+        mine = Member.objects.filter(home_store=echo.store_a).count()
+    connection.set_schema_to_public()
+    assert errors == []
+    context.close()
+
+    manager = browser.new_context(locale="zh-CN", viewport={"width": 375, "height": 900})
+    page = manager.new_page()
+    login(page, server, echo, "manager_a")
+    page.goto(f"{base}/dashboards/{dashboard.pk}/")
+    page.wait_for_selector("[data-kpi=members]")
+    assert page.inner_text("[data-kpi=members]") == str(mine)  # their store only
+    page.screenshot(path=str(shots / "dashboard-manager-375.png"), full_page=True)
+    assert sideways_overflow(page) <= 0
+    manager.close()

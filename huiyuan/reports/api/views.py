@@ -18,7 +18,7 @@ from ..engine import REPORT_TYPES, clean_params, report_run
 class ReportListView(TenantAPIView):
     operation = "reports.report.view"
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="v1_reports_list", responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
         return Response(
             [
@@ -32,6 +32,7 @@ class ReportRunView(TenantAPIView):
     operation = "reports.report.view"
 
     @extend_schema(
+        operation_id="v1_reports_run",
         parameters=[
             OpenApiParameter("start", str, description="YYYY-MM-DD"),
             OpenApiParameter("end", str, description="YYYY-MM-DD"),

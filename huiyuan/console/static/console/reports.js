@@ -106,7 +106,8 @@
     if (!dragged || !over || over === dragged) { return; }
     event.preventDefault();
     var box = over.getBoundingClientRect();
-    var before = event.clientY < box.top + box.height / 2 && event.clientX < box.right;
+    // Over the upper or the left half of a widget: before it (widgets sit side by side on wide screens).
+    var before = event.clientY < box.top + box.height / 2 || event.clientX < box.left + box.width / 2;
     grid.insertBefore(dragged, before ? over : over.nextElementSibling);
   });
   grid.addEventListener("drop", function (event) { if (dragged) { event.preventDefault(); } });
