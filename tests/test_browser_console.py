@@ -7,8 +7,8 @@ sideways on a phone. Screenshots are kept under artifacts/screenshots."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from io import BytesIO
 from decimal import Decimal
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -279,7 +279,7 @@ def test_hq_composes_a_dashboard_by_drag_and_drop_and_exports_a_report(
         assert rows[0][:2] == ("等级", "会员") and sum(r[1] for r in rows[1:]) == Member.objects.count()
     connection.set_schema_to_public()
     page.fill("input[name=name][aria-label]", "周会看板")
-    page.click("button:has-text(\"加入看板\")")
+    page.click('button:has-text("加入看板")')
     page.wait_for_url("**/dashboards/*/")
     page.click("text=调整布局")
     page.select_option("#dash-add", "kpis")

@@ -185,3 +185,57 @@ def test_custom_dimension_by_measure_and_bad_parameters(shop: World) -> None:
 def test_a_store_manager_asking_for_another_store_gets_nothing_from_it(shop: World) -> None:
     result = _run(shop, "manager_a", "tier_mix", stores=str(shop.store_b.pk))
     assert sum(r["members"] for r in result.rows) == 0
+
+
+def test_a_daily_summary_reaches_each_colleague_with_their_own_stores_once(shop: World, settings: Any) -> None:
+    from django.core import mail
+
+    from huiyuan.reports.schedules import schedule_save, schedules_send_due
+
+    settings.HUIYUAN_EMAIL_CONFIGURED = True
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    for user, address in ((shop.hq, "hq@alpha.cn"), (shop.manager_a, "a@alpha.cn")):
+        user.email = address
+        user.save(update_fields=["email"])
+    schedule_save(
+        actor=shop.hq,
+        dashboard_id=None,
+        frequency="daily",
+        weekday=0,
+        hour=8,
+        recipient_ids=[shop.hq.pk, shop.manager_a.pk, shop.cashier_b.pk],  # a cashier may not read reports
+        by_email=True,
+        by_work_app=False,
+    )
+    tz = tenant_timezone()
+    seven = datetime.combine(today(), time(7, 30), tzinfo=tz)
+    eight = datetime.combine(today(), time(8, 5), tzinfo=tz)
+    assert schedules_send_due(now=seven - timedelta(days=1) + timedelta(hours=1)) == 1  # yesterday's, once
+    mail.outbox.clear()
+    assert schedules_send_due(now=seven) == 0  # today's is not due before 08:00
+    assert schedules_send_due(now=eight) == 1
+    assert schedules_send_due(now=eight + timedelta(minutes=30)) == 0  # not twice in a day
+    by_address = {m.to[0]: m.body for m in mail.outbox}
+    assert set(by_address) == {"hq@alpha.cn", "a@alpha.cn"}
+    members_line = next(line for line in by_address["a@alpha.cn"].splitlines() if line.startswith("会员:"))
+    assert members_line == f"会员: {Member.objects.filter(home_store=shop.store_a).count()}"
+    assert f"会员: {Member.objects.count()}" in by_address["hq@alpha.cn"]
+    assert "http" in by_address["a@alpha.cn"]
+
+
+def test_a_schedule_needs_recipients_who_may_read_reports(shop: World) -> None:
+    from huiyuan.platform.errors import ValidationFailed
+    from huiyuan.reports.schedules import schedule_save
+
+    with pytest.raises(ValidationFailed) as refused:
+        schedule_save(
+            actor=shop.hq,
+            dashboard_id=None,
+            frequency="hourly",
+            weekday=0,
+            hour=25,
+            recipient_ids=[shop.cashier_b.pk],
+            by_email=False,
+            by_work_app=False,
+        )
+    assert set(refused.value.fields) == {"frequency", "hour", "recipients", "channels"}

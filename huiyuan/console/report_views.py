@@ -15,12 +15,14 @@ from django.views.decorators.http import require_POST
 
 from huiyuan.loyalty.selectors import tier_list
 from huiyuan.members.stores import store_list
+from huiyuan.platform import staff
 from huiyuan.platform.access import can
 from huiyuan.platform.downloads import file_download
 from huiyuan.platform.errors import DomainError, ValidationFailed
 from huiyuan.platform.roles import Role
 from huiyuan.reports import dashboards
 from huiyuan.reports.engine import GRANULARITIES, REPORT_TYPES, clean_params, report_run
+from huiyuan.reports.models import ReportSchedule
 from huiyuan.reports.types import DIMENSIONS, MEASURES
 
 from .views import _guarded
@@ -167,8 +169,24 @@ def dashboard_page(request: HttpRequest, dashboard_id: int | None = None) -> Htt
             "all": dashboards.dashboard_list(actor=request.user),
             "types": _types_for(request.user),
             "roles": Role.choices,
+            "schedules": _schedules(request, dashboard),
+            "colleagues": [u for u in staff.staff_list(actor=request.user) if can(u, "reports.report.view")]
+            if can(request.user, "platform.staff.view")
+            else [request.user],
+            "frequencies": ReportSchedule.Frequency.choices,
+            "weekdays": [(i, label) for i, label in enumerate(_weekdays())],
+            "hours": range(24),
         },
     )
+
+
+def _weekdays() -> list[str]:
+    return [_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday")]
+
+
+def _schedules(request: HttpRequest, dashboard: Any) -> list[Any]:
+    qs = ReportSchedule.objects.filter(owner_id=request.user.pk, dashboard=dashboard).prefetch_related("recipients")
+    return list(qs)
 
 
 @require_POST
@@ -209,3 +227,33 @@ def dashboard_save(request: HttpRequest) -> HttpResponse:
         return redirect(f"/dashboards/{dashboard_id}/" if dashboard_id else "/")
     messages.success(request, _("Dashboard saved."))
     return redirect("console:dashboard", dashboard_id=saved.pk)
+
+
+@require_POST
+@_guarded("reports.report.view")
+def schedule_save(request: HttpRequest) -> HttpResponse:
+    """Send this dashboard (or the cockpit) to colleagues daily or weekly; or stop a schedule."""
+    from huiyuan.reports import schedules
+
+    post = request.POST
+    dashboard_id = int(post["dashboard"]) if post.get("dashboard", "").isdecimal() else None
+    back = f"/dashboards/{dashboard_id}/" if dashboard_id else "/"
+    try:
+        if post.get("action") == "delete" and post.get("schedule", "").isdecimal():
+            schedules.schedule_delete(actor=request.user, schedule_id=int(post["schedule"]))
+            messages.success(request, _("The scheduled report was stopped."))
+        else:
+            schedules.schedule_save(
+                actor=request.user,
+                dashboard_id=dashboard_id,
+                frequency=post.get("frequency", ""),
+                weekday=post.get("weekday", "0"),
+                hour=post.get("hour", ""),
+                recipient_ids=[int(v) for v in post.getlist("recipients") if v.isdecimal()],
+                by_email=bool(post.get("by_email")),
+                by_work_app=bool(post.get("by_work_app")),
+            )
+            messages.success(request, _("Scheduled: the summary goes out at the chosen hour."))
+    except DomainError as exc:
+        messages.error(request, " ".join([str(exc.message), *(m for ms in exc.fields.values() for m in ms)]))
+    return redirect(back)

@@ -98,5 +98,6 @@ urlpatterns += [
     path("reports/export/", report_views.report_export, name="report-export"),
     path("reports/widget/", report_views.report_widget, name="report-widget"),
     path("dashboards/save/", report_views.dashboard_save, name="dashboard-save"),
+    path("dashboards/schedule/", report_views.schedule_save, name="schedule-save"),
     path("dashboards/<int:dashboard_id>/", report_views.dashboard_page, name="dashboard"),
 ]

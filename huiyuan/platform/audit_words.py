@@ -48,6 +48,7 @@ ENTITIES: dict[str, Any] = {
     "store": gettext_lazy("store"),
     "tenant": gettext_lazy("merchant"),
     "dashboard": gettext_lazy("dashboard"),
+    "schedule": gettext_lazy("scheduled report"),
 }
 
 VERBS: dict[str, Any] = {

@@ -77,3 +77,26 @@ class Dashboard(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ReportSchedule(models.Model):
+    """A dashboard (or the cockpit) sent to staff daily or weekly as a summary with a link. Each
+    recipient gets the figures of their own stores."""
+
+    class Frequency(models.TextChoices):
+        DAILY = "daily", _("Daily")
+        WEEKLY = "weekly", _("Weekly")
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    dashboard = models.ForeignKey(Dashboard, null=True, blank=True, on_delete=models.CASCADE, related_name="schedules")
+    frequency = models.CharField(_("how often"), max_length=8, choices=Frequency.choices, default=Frequency.DAILY)
+    weekday = models.PositiveSmallIntegerField(_("weekday"), default=0)  # 0 = Monday, for weekly ones
+    hour = models.PositiveSmallIntegerField(_("hour"), default=8)  # local time
+    recipients = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="+")
+    by_email = models.BooleanField(_("by e-mail"), default=True)
+    by_work_app = models.BooleanField(_("by WeCom / DingTalk"), default=False)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.frequency} {self.dashboard_id or 'cockpit'}"

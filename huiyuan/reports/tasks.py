@@ -25,3 +25,16 @@ def rollup_days_task(first: str, last: str) -> int:
 def nightly_all_tenants_task() -> int:
     """Beat runs this in public; each merchant rebuilds its last days."""
     return fan_out_to_tenants(rollup_recent_task)
+
+
+@tenant_task(name="huiyuan.reports.send_schedules")
+def send_schedules_task() -> int:
+    from .schedules import schedules_send_due
+
+    return schedules_send_due()
+
+
+@app.task(name="huiyuan.reports.schedules_all_tenants")
+def schedules_all_tenants_task() -> int:
+    """Beat runs this hourly in public; each merchant sends the summaries that fell due."""
+    return fan_out_to_tenants(send_schedules_task)

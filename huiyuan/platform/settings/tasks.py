@@ -37,5 +37,7 @@ CELERY_BEAT_SCHEDULE = {
     # 01:00 in Shanghai: expire points and coupons, review tiers, reconcile the ledgers.
     "loyalty-nightly": {"task": "huiyuan.loyalty.nightly_all_tenants", "schedule": crontab(hour=17, minute=0)},
     # 03:10 in Shanghai, after expiry and stats: the reports' daily rollups of the last days.
+    # At five past every hour: scheduled report summaries that fell due (each at its local hour).
+    "reports-schedules": {"task": "huiyuan.reports.schedules_all_tenants", "schedule": crontab(minute=5)},
     "reports-nightly": {"task": "huiyuan.reports.nightly_all_tenants", "schedule": crontab(hour=19, minute=10)},
 }
