@@ -239,3 +239,49 @@ def test_a_schedule_needs_recipients_who_may_read_reports(shop: World) -> None:
             by_work_app=False,
         )
     assert set(refused.value.fields) == {"frequency", "hour", "recipients", "channels"}
+
+
+def test_report_pages_answer_in_words_and_never_with_a_server_error(alpha: World) -> None:
+    from .test_console import console
+
+    manager = console(alpha, "manager_a")
+    page = manager.get("/reports/", {"report": "sales", "granularity": "week"})
+    assert page.status_code == 200 and "销售额（元）" in page.content.decode()
+    bad = manager.get("/reports/", {"report": "sales", "start": "昨天", "granularity": "hourly"})
+    assert bad.status_code == 200 and "请选择按日、周或月" in bad.content.decode()
+    widget = manager.get("/reports/widget/", {"report": "nope", "widget": "<x>"})
+    assert (
+        widget.status_code == 200 and "没有这个报表" in widget.content.decode() and "<x>" not in widget.content.decode()
+    )
+    csv = manager.get("/reports/export/", {"report": "lifecycle", "format": "csv"})
+    assert csv.status_code == 200 and "生命周期" in csv.content.decode("utf-8-sig")
+    assert manager.get("/reports/export/", {"report": "growth", "end": "x"}).status_code == 400
+    assert console(alpha, "cashier_b").get("/reports/").status_code == 403
+    # A report the role may not run (campaign effect is marketing's) is refused in words.
+    refused = console(alpha, "manager_a").get("/reports/", {"report": "campaign"})
+    assert refused.status_code == 403 and "权限" in refused.content.decode()
+
+
+def test_a_dashboard_saved_with_a_broken_layout_changes_nothing(alpha: World) -> None:
+    from django.db import connection
+    from django_tenants.utils import tenant_context
+
+    from huiyuan.reports.models import Dashboard
+
+    from .test_console import console
+
+    hq = console(alpha, "hq")
+    made = hq.post("/dashboards/save/", {"name": "日报", "add_report": "sales", "add_params": "granularity=day"})
+    assert made.status_code == 302
+    with tenant_context(alpha.tenant):
+        dashboard = Dashboard.objects.get(name="日报")
+        assert dashboard.widgets == [{"report": "sales", "params": {"granularity": "day"}, "width": 6}]
+    connection.set_schema_to_public()
+    for broken in ("not json", '[{"report": "drop table"}]', '[{"report": "sales", "params": [1]}]'):
+        hq.post("/dashboards/save/", {"dashboard": dashboard.pk, "name": "日报", "widgets": broken})
+    with tenant_context(alpha.tenant):
+        dashboard.refresh_from_db()
+        assert dashboard.widgets == [{"report": "sales", "params": {"granularity": "day"}, "width": 6}]
+    connection.set_schema_to_public()
+    # Someone else's private dashboard is not found.
+    assert console(alpha, "marketing").get(f"/dashboards/{dashboard.pk}/").status_code == 404
