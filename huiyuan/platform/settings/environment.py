@@ -89,3 +89,6 @@ SEND_CLAIM_SECONDS: float = env.float("HUIYUAN_SEND_CLAIM_SECONDS", default=120.
 # encrypts, all decrypt: put a new key first, run rotate_credentials, then drop the old one).
 # Empty outside production: a key derived from SECRET_KEY. Production refuses to start without one.
 CREDENTIALS_KEYS: list[str] = env.list("HUIYUAN_CREDENTIALS_KEYS", default=[])
+# Route automation and integration tasks to queues of their own (the chart runs a worker per queue);
+# off, everything shares the default queue (one worker, `huiyuan up`).
+SPLIT_QUEUES: bool = env.bool("HUIYUAN_SPLIT_QUEUES", default=False)

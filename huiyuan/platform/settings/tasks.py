@@ -41,3 +41,9 @@ CELERY_BEAT_SCHEDULE = {
     "reports-schedules": {"task": "huiyuan.reports.schedules_all_tenants", "schedule": crontab(minute=5)},
     "reports-nightly": {"task": "huiyuan.reports.nightly_all_tenants", "schedule": crontab(hour=19, minute=10)},
 }
+
+if E.SPLIT_QUEUES:
+    CELERY_TASK_ROUTES = {
+        "huiyuan.automation.*": {"queue": "automation"},
+        "huiyuan.integrations.*": {"queue": "integrations"},
+    }

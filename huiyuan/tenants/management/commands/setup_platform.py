@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from huiyuan.tenants import provisioning
+from huiyuan.tenants.migrating import SchemasNotMigrated, migrate_tenants, stdout_progress
 
 
 class Command(BaseCommand):
@@ -17,7 +18,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--pool-size", type=int, default=None)
-        parser.add_argument("--executor", default="standard", choices=["standard", "multiprocessing"])
+        parser.add_argument("--processes", type=int, default=1, help="schemas migrated in parallel")
 
     def handle(self, *args: Any, **options: Any) -> None:
         verbosity = options["verbosity"]
@@ -25,9 +26,10 @@ class Command(BaseCommand):
         connection.set_schema_to_public()  # type: ignore[attr-defined]
         provisioning.ensure_public_tenant()
         provisioning.ensure_template()
-        call_command(
-            "migrate_schemas", tenant=True, interactive=False, verbosity=verbosity, executor=options["executor"]
-        )
+        try:
+            migrate_tenants(processes=options["processes"], progress=stdout_progress if verbosity > 1 else None)
+        except SchemasNotMigrated as exc:
+            raise CommandError(str(exc)) from exc
         connection.set_schema_to_public()  # type: ignore[attr-defined]
         created = provisioning.refill_pool(options["pool_size"])
         self.stdout.write(self.style.SUCCESS(f"platform ready ({created} pooled tenants provisioned)"))
