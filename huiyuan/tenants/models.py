@@ -37,6 +37,10 @@ class Tenant(TenantMixin):
     owner_phone = models.CharField(max_length=20, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Closing a merchant: its data export handed over, then the schema dropped after a grace period.
+    closed_at = models.DateTimeField(null=True, blank=True)
+    purge_after = models.DateTimeField(null=True, blank=True)
+    closed_reason = models.CharField(max_length=255, blank=True)
 
     # The template only ever holds rows written by migrations (django_migrations, auth
     # permissions, seeded defaults), exactly what a migrated schema holds, so copy them with it.
