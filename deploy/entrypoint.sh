@@ -15,6 +15,11 @@ run() {
   exec "$@"
 }
 
+# gunicorn's and Celery's processes add their metrics up in this directory (emptied at start).
+if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ] && [ "${HUIYUAN_ENTRYPOINT_DRY_RUN:-0}" != "1" ]; then
+  rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+fi
+
 case "$role" in
   web)
     run gunicorn huiyuan.platform.wsgi:application \

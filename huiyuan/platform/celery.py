@@ -67,3 +67,34 @@ def fan_out_to_tenants(*tasks: Any) -> int:
             for task in tasks:
                 task.delay()
     return len(tenants)
+
+
+def _connect_metrics() -> None:
+    """Task failures counted for Prometheus; a worker serves its own /metrics on
+    ``HUIYUAN_WORKER_METRICS_PORT`` (workers take no HTTP traffic otherwise)."""
+    import os
+
+    from celery.signals import task_failure, worker_ready
+
+    from .metrics import record_task_failure
+
+    task_failure.connect(record_task_failure, weak=False)
+
+    def serve(**_kwargs: Any) -> None:
+        port = os.environ.get("HUIYUAN_WORKER_METRICS_PORT")
+        if not port:
+            return
+        from prometheus_client import CollectorRegistry, start_http_server
+
+        registry = None
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+        start_http_server(int(port), registry=registry) if registry else start_http_server(int(port))
+
+    worker_ready.connect(serve, weak=False)
+
+
+_connect_metrics()

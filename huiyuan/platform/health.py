@@ -106,6 +106,12 @@ class HealthCheckMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path in LIVENESS_PATHS:
             return JsonResponse({"status": "ok"})
+        if request.path in ("/metrics", "/metrics/"):
+            if not is_operator(request):
+                return JsonResponse({"error": "operators only (loopback or the health token)"}, status=403)
+            from .metrics import metrics_response
+
+            return metrics_response()
         if request.path in READINESS_PATHS:
             code, body = readiness_report(details=is_operator(request))
             return JsonResponse(body, status=code)

@@ -76,6 +76,8 @@ DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 MIDDLEWARE = [
+    "huiyuan.platform.logs.RequestIdMiddleware",
+    "huiyuan.platform.metrics.MetricsMiddleware",
     "huiyuan.platform.api.middleware.ApiErrorMiddleware",
     "huiyuan.platform.health.HealthCheckMiddleware",
     "huiyuan.tenants.middleware.TenantMiddleware",
@@ -205,8 +207,11 @@ AXES_LOCKOUT_CALLABLE = "huiyuan.console.views.login_locked_out"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "huiyuan.platform.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": E.LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": E.LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}, "axes": {"level": "WARNING"}},
 }
@@ -221,3 +226,4 @@ HUIYUAN_AUTOMATION_RETRY_BASE = E.AUTOMATION_RETRY_BASE
 HUIYUAN_AUTOMATION_MAX_ATTEMPTS = E.AUTOMATION_MAX_ATTEMPTS
 HUIYUAN_SEND_CLAIM_SECONDS = E.SEND_CLAIM_SECONDS
 HUIYUAN_CREDENTIALS_KEYS = E.CREDENTIALS_KEYS
+HUIYUAN_METRICS_PER_TENANT = E.METRICS_PER_TENANT

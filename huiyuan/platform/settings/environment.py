@@ -92,3 +92,7 @@ CREDENTIALS_KEYS: list[str] = env.list("HUIYUAN_CREDENTIALS_KEYS", default=[])
 # Route automation and integration tasks to queues of their own (the chart runs a worker per queue);
 # off, everything shares the default queue (one worker, `huiyuan up`).
 SPLIT_QUEUES: bool = env.bool("HUIYUAN_SPLIT_QUEUES", default=False)
+# Log lines as JSON objects (with tenant and request id) or plain text; JSON by default in production.
+LOG_FORMAT: str = env.str("HUIYUAN_LOG_FORMAT", default="json" if IS_PRODUCTION else "plain")
+# A tenant label on request metrics: cheap for tens of merchants, too many series for thousands.
+METRICS_PER_TENANT: bool = env.bool("HUIYUAN_METRICS_PER_TENANT", default=False)
