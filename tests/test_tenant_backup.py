@@ -112,3 +112,25 @@ def test_a_foreign_file_is_refused(tmp_path: Path) -> None:
         archive.add(tmp_path / "evil.txt", arcname="../evil.txt")
     with pytest.raises(backups.BackupError, match="not a Huiyuan"):
         backups.tenant_import(bogus)
+
+
+def test_a_single_merchant_install_answers_on_its_fixed_host(committed: Any) -> None:
+    from django.core.management import call_command
+
+    from huiyuan.tenants.models import Domain
+
+    call_command(
+        "create_single_tenant",
+        name="好味道私有部署",
+        owner_email="it@shop.test",
+        password=PASSWORD,
+        host="vip.shop.test",
+    )
+    call_command("create_single_tenant", name="again", password=PASSWORD, host="vip.shop.test")  # re-run: no-op
+    try:
+        tenant = Domain.objects.get(domain="vip.shop.test").tenant
+        assert tenant.name == "好味道私有部署"
+        assert Client(HTTP_HOST="vip.shop.test").get("/login/").status_code == 200
+    finally:
+        connection.set_schema_to_public()
+        Tenant.objects.get(pk=tenant.pk).delete(force_drop=True)
