@@ -38,6 +38,45 @@ def _reset_one_column(schemas: list[str]) -> None:
             )
 
 
+def _make_schemas(count: int, template: str) -> None:
+    """``count`` merchant schemas as the template's copies, fast: the template dumped once, replayed
+    under each new name on 4 connections (the product's own clone takes a second each, serially)."""
+    import os
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor
+
+    import psycopg
+    from django.conf import settings
+
+    from huiyuan.tenants.models import Tenant
+
+    db = settings.DATABASES["default"]
+    env = {**os.environ, "PGHOST": str(db["HOST"]), "PGPORT": str(db["PORT"]), "PGUSER": str(db["USER"])}
+    if db.get("PASSWORD"):
+        env["PGPASSWORD"] = str(db["PASSWORD"])
+    dump = subprocess.run(
+        ["pg_dump", "--schema", template, "--no-owner", "--no-privileges", "--inserts", str(db["NAME"])],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    dump = "\n".join(
+        line for line in dump.splitlines() if not line.startswith(("SET ", "SELECT pg_catalog.set_config", "\\"))
+    )
+    names = [f"m_bench{i:05d}" for i in range(count)]
+    dsn = os.environ["DATABASE_URL"]
+
+    def make(batch: list[str]) -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for name in batch:
+                conn.execute(dump.replace(f"{template}.", f"{name}.").replace(f"SCHEMA {template}", f"SCHEMA {name}"))
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(make, [names[i::4] for i in range(4)]))
+    Tenant.objects.bulk_create([Tenant(schema_name=name, status=Tenant.Status.POOL) for name in names])
+
+
 def _standard() -> float:
     from django.core.management import call_command
     from django.db import connection
@@ -65,8 +104,7 @@ def run(count: int) -> None:
 
     call_command("setup_platform", verbosity=0, pool_size=0)
     started = time.perf_counter()
-    for _ in range(count):
-        provisioning.provision_by_clone()
+    _make_schemas(count, provisioning.template_schema_name())
     connection.set_schema_to_public()
     schemas = tenant_schemas()
     print(f"{len(schemas)} schemas (template included) created in {time.perf_counter() - started:.0f} s", flush=True)

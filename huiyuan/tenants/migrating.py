@@ -63,16 +63,40 @@ def pending_schemas(schemas: list[str], wanted: set[tuple[str, str]] | None = No
     return pending
 
 
+# Per process: one migration graph, and the rendered project state per set of applied migrations.
+# Every merchant's schema has the same history, so rendering the models once (the costly part of
+# Django's executor) serves every schema this process migrates.
+_executor: MigrationExecutor | None = None
+_states: dict[frozenset[tuple[str, str]], Any] = {}
+
+
 def migrate_schema(schema: str) -> None:
     """Bring one tenant schema to the latest migration (tenant apps' operations only: the
     django-tenants router skips shared apps' operations outside public)."""
+    global _executor
     connection.set_schema(schema, include_public=False)  # type: ignore[attr-defined]
     MigrationRecorder(connection).ensure_schema()  # the schema's own table, never public's
     connection.set_schema(schema)  # type: ignore[attr-defined]
     try:
-        executor = MigrationExecutor(connection)
+        current = connections["default"]
+        if _executor is None or _executor.connection is not current:  # a new process or a new connection
+            _executor = MigrationExecutor(current)
+            _states.clear()
+        executor = _executor
+        executor.recorder = MigrationRecorder(current)
+        applied = executor.recorder.applied_migrations()
+        executor.loader.applied_migrations = applied  # type: ignore[assignment]  # as build_graph() stores it
         targets = executor.loader.graph.leaf_nodes()
-        executor.migrate(targets, plan=executor.migration_plan(targets))
+        plan = executor.migration_plan(targets)
+        if not plan:
+            return
+        key = frozenset(applied)
+        if key not in _states:
+            # Django's own first step of migrate(), done once here (private, stable since Django 1.10).
+            state = executor._create_project_state(with_applied_migrations=True)  # type: ignore[attr-defined]
+            state.apps  # noqa: B018 - render the models once for every schema with this history
+            _states[key] = state
+        executor.migrate(targets, plan=plan, state=_states[key].clone())
     finally:
         connection.set_schema_to_public()  # type: ignore[attr-defined]
 
