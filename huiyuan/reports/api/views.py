@@ -18,7 +18,10 @@ from ..engine import REPORT_TYPES, clean_params, report_run
 class ReportListView(TenantAPIView):
     operation = "reports.report.view"
 
-    @extend_schema(operation_id="v1_reports_list", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="v1_reports_list",
+        responses={200: {"type": "array", "items": {"type": "object", "additionalProperties": True}}},
+    )
     def get(self, request: Request) -> Response:
         return Response(
             [
