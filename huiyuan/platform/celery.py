@@ -46,6 +46,7 @@ app.autodiscover_tasks(
         "huiyuan.loyalty",
         "huiyuan.automation",
         "huiyuan.integrations",
+        "huiyuan.reports",
     ]
 )
 

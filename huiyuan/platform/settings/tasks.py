@@ -9,6 +9,10 @@ from . import environment as E
 CELERY_BROKER_URL = E.CELERY_BROKER_URL or E.REDIS_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
+# Keep a worker's database connection across tasks (Django's CONN_MAX_AGE still recycles it):
+# since Celery 5.7 its Django fixup otherwise closes every connection after every task, a new
+# connection (and its prepared statements) per event delivery. Closed every 2 × this many tasks.
+CELERY_DB_REUSE_MAX = 500
 # Reliability: a task is acknowledged only after it ran, and a worker killed mid-task hands it back.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
