@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from huiyuan.loyalty import refunds
 from huiyuan.loyalty.selectors import order_effects
@@ -60,6 +61,18 @@ def _till_texts() -> dict[str, str]:
     }
 
 
+PAYMENT_LABELS = {
+    "stored_value": _lazy("Stored value"),
+    "wechat": _lazy("WeChat Pay"),
+    "alipay": _lazy("Alipay"),
+    "cash": _lazy("Cash"),
+    "card": _lazy("Bank card"),
+    "other": _lazy("Other"),
+}
+# What the till offers for the rest of a bill (stored value has its own field).
+TILL_PAYMENT_METHODS = ("wechat", "alipay", "cash", "card")
+
+
 def _till_stores(request: HttpRequest) -> list[Store]:
     return list(store_list(actor=request.user, status=Store.Status.OPEN))
 
@@ -80,12 +93,7 @@ def cashier(request: HttpRequest) -> HttpResponse:
             "texts": _till_texts(),
             "member_id": request.GET.get("member", ""),
             "can_enrol": can(request.user, "members.member.create"),
-            "payment_methods": [
-                ("wechat", _("WeChat Pay")),
-                ("alipay", _("Alipay")),
-                ("cash", _("Cash")),
-                ("card", _("Bank card")),
-            ],
+            "payment_methods": [(method, PAYMENT_LABELS[method]) for method in TILL_PAYMENT_METHODS],
         },
     )
 
@@ -150,16 +158,6 @@ def orders(request: HttpRequest) -> HttpResponse:
             "can_sell": can(request.user, "loyalty.order.create"),
         },
     )
-
-
-PAYMENT_LABELS = {
-    "stored_value": _("Stored value"),
-    "wechat": _("WeChat Pay"),
-    "alipay": _("Alipay"),
-    "cash": _("Cash"),
-    "card": _("Bank card"),
-    "other": _("Other"),
-}
 
 
 @_guarded("members.member.view")

@@ -53,7 +53,7 @@ def _chart(result: Any) -> dict[str, Any]:
     return {
         "chart": result.chart,
         "labels": {key: str(label) for key, label in result.columns},
-        "rows": json.loads(json.dumps(result.rows, default=str)),
+        "rows": result.plain_rows(),
     }
 
 
@@ -200,18 +200,17 @@ def dashboard_save(request: HttpRequest) -> HttpResponse:
             dashboards.dashboard_delete(actor=request.user, dashboard_id=dashboard_id)
             messages.success(request, _("Dashboard deleted."))
             return redirect("console:home")
+        existing = dashboards.dashboard_get(actor=request.user, dashboard_id=dashboard_id) if dashboard_id else None
         if post.get("widgets"):
             widgets = json.loads(post["widgets"])
-        elif dashboard_id:
-            widgets = dashboards.dashboard_get(actor=request.user, dashboard_id=dashboard_id).widgets
+        elif existing is not None:
+            widgets = existing.widgets
         else:  # a new dashboard: from a report, just that report; from the cockpit, a copy of it
             widgets = [] if post.get("add_report") else list(dashboards.COCKPIT)
         if post.get("add_report"):  # "add to dashboard" from a report page
             params = {k: v for k, v in QueryDict(post.get("add_params", "")).items() if k not in ("report", "format")}
             widgets.append({"report": post["add_report"], "params": params, "width": 6})
-        name = post.get("name") or (
-            dashboards.dashboard_get(actor=request.user, dashboard_id=dashboard_id).name if dashboard_id else ""
-        )
+        name = post.get("name") or (existing.name if existing is not None else "")
         saved = dashboards.dashboard_save(
             actor=request.user,
             dashboard_id=dashboard_id,

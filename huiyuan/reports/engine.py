@@ -5,6 +5,7 @@ the member rows (which hold current statistics and balances)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -40,6 +41,10 @@ class ReportResult:
     rows: list[dict[str, Any]]
     chart: dict[str, Any]  # {"type": "line" | "bar" | "pie" | "table" | "kpi", "x": key, "series": [keys]}
     note: str = ""
+
+    def plain_rows(self) -> list[dict[str, Any]]:
+        """The rows as JSON would carry them (decimals and dates as text), for charts and the API."""
+        return json.loads(json.dumps(self.rows, default=str))  # type: ignore[no-any-return]
 
 
 class ReportType:

@@ -5,7 +5,7 @@ over time read the daily and monthly rollups plus today live (``engine.series``)
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from huiyuan.members.models import Lifecycle, Member
+from huiyuan.platform.tenancy import tenant_timezone
 
 from .engine import (
     ReportParams,
@@ -82,10 +83,6 @@ class Kpis(ReportType):
 
 
 def _local_midnight(day: Any) -> Any:
-    from datetime import datetime, time
-
-    from huiyuan.platform.tenancy import tenant_timezone
-
     return datetime.combine(day, time.min, tzinfo=tenant_timezone())
 
 
@@ -124,7 +121,12 @@ class Growth(ReportType):
             rows = fetch(
                 f"""SELECT (m.created_at AT TIME ZONE %s)::date, count(*) FROM members_member m
                      WHERE m.created_at >= %s AND m.created_at < %s AND {where} GROUP BY 1""",
-                [str(_tz()), _local_midnight(params.start), _local_midnight(params.end + timedelta(days=1)), *args],
+                [
+                    str(tenant_timezone()),
+                    _local_midnight(params.start),
+                    _local_midnight(params.end + timedelta(days=1)),
+                    *args,
+                ],
             )
             buckets = dict.fromkeys(periods(params.start, params.end, params.granularity), 0)
             for day, count in rows:
@@ -142,12 +144,6 @@ class Growth(ReportType):
             rows=data,
             chart={"type": "line", "x": "period", "series": ["new_members", "total"]},
         )
-
-
-def _tz() -> Any:
-    from huiyuan.platform.tenancy import tenant_timezone
-
-    return tenant_timezone()
 
 
 @register
@@ -531,7 +527,7 @@ class Custom(ReportType):
                    LEFT JOIN loyalty_tier t ON t.id = m.tier_id WHERE {where}"""
         sql_params = {
             **named,
-            "tz": str(_tz()),
+            "tz": str(tenant_timezone()),
             "custom_key": dimension[7:],
             "start": params.start.replace(day=1),
             "end": params.end,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -50,12 +49,11 @@ class ReportRunView(TenantAPIView):
         raw: dict[str, Any] = {k: v for k, v in query.items() if k not in ("stores", "tiers")}
         raw["stores"], raw["tiers"] = query.getlist("stores"), query.getlist("tiers")
         result = report_run(actor=request.user, key=key, params=clean_params(raw))
-        rows = json.loads(json.dumps(result.rows, default=str))
         return Response(
             {
                 "title": result.title,
                 "columns": [{"key": k, "label": str(label)} for k, label in result.columns],
-                "rows": rows,
+                "rows": result.plain_rows(),
                 "chart": result.chart,
                 "note": result.note,
             }
