@@ -4,6 +4,7 @@ store) is pushed as a WeCom text card with a link back to the task in the consol
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
@@ -49,21 +50,26 @@ def task_url(task_id: int) -> str:
     return tenant_url(f"/tasks/{task_id}/")
 
 
-def _push_task(event: Event) -> None:
-    """Handled once per task assignment; a vendor outage raises, and the delivery is retried."""
+def staff_reachable(user_ids: list[int]) -> Iterator[tuple[Connection, Any, list[str]]]:
+    """Every enabled work-app connection (WeCom, DingTalk) that knows some of these colleagues:
+    the connection, its provider and their identities there ("userid", or for DingTalk to-dos
+    "userid:unionid")."""
     keys = [key for key, cls in PROVIDERS.items() if STAFF_NOTIFIER in cls.capabilities]
-    payload = event.payload
     for connection in Connection.objects.filter(provider__in=keys, enabled=True):
         identities = list(
-            StaffIdentity.objects.filter(
-                connection=connection, user_id__in=payload.get("recipient_ids") or []
-            ).values_list("external_id", flat=True)
+            StaffIdentity.objects.filter(connection=connection, user_id__in=user_ids).values_list(
+                "external_id", flat=True
+            )
         )
-        # "userid", or for DingTalk to-dos "userid:unionid".
+        if identities:
+            yield connection, provider_for(connection), identities
+
+
+def _push_task(event: Event) -> None:
+    """Handled once per task assignment; a vendor outage raises, and the delivery is retried."""
+    payload = event.payload
+    for connection, provider, identities in staff_reachable(payload.get("recipient_ids") or []):
         ids = [identity.split(":", 1)[0] for identity in identities]
-        if not ids:
-            continue
-        provider: Any = provider_for(connection)
 
         def send(provider: Any = provider, ids: list[str] = ids) -> str:
             return str(

@@ -154,17 +154,12 @@ def _send(schedule: ReportSchedule) -> None:
 
 def _send_work_app(user: User, title: str, description: str, url: str) -> None:
     """A card in WeCom / DingTalk for every enabled connection that knows this colleague."""
-    from huiyuan.integrations.models import Connection, StaffIdentity
-    from huiyuan.integrations.registry import PROVIDERS, STAFF_NOTIFIER, VendorError
-    from huiyuan.integrations.services import provider_for, vendor_call
+    from huiyuan.integrations.registry import VendorError
+    from huiyuan.integrations.services import vendor_call
+    from huiyuan.integrations.staff import staff_reachable
 
-    keys = [key for key, cls in PROVIDERS.items() if STAFF_NOTIFIER in cls.capabilities]
-    for connection in Connection.objects.filter(provider__in=keys, enabled=True):
-        identity = StaffIdentity.objects.filter(connection=connection, user=user).first()
-        if identity is None:
-            continue
-        provider: Any = provider_for(connection)
-        external_id = identity.external_id.split(":", 1)[0]
+    for connection, provider, identities in staff_reachable([user.pk]):
+        external_id = identities[0].split(":", 1)[0]
 
         def send(provider: Any = provider, external_id: str = external_id) -> str:
             return str(
