@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
 
-from huiyuan.platform.audit_words import value_words
+from huiyuan.platform.audit_words import value_words, with_choice_labels
 
 from .custom_fields import custom_field_list
 from .models import Member, MemberHistory, Store
@@ -26,13 +26,7 @@ def _field_words(key: str, value: Any, stores: dict[int, str]) -> tuple[str, str
         field: Any = Member._meta.get_field(key)
     except FieldDoesNotExist:
         return key.replace("_", " "), value_words(value, key)
-    choices = dict(getattr(field, "choices", None) or [])
-    if choices:
-        pair = value if isinstance(value, list) else [value]
-        value = [str(choices.get(v, v)) if v not in (None, "") else None for v in pair]
-        if len(value) == 1:
-            value = value[0]
-    return str(getattr(field, "verbose_name", key)), value_words(value, key)
+    return str(getattr(field, "verbose_name", key)), value_words(with_choice_labels(field, value), key)
 
 
 def custom_values_words(changes: Any, labels: dict[str, str] | None = None) -> str:

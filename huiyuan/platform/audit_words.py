@@ -158,17 +158,19 @@ def _key_words(entry: AuditEntry, key: str) -> str:
     return key.replace("_", " ")
 
 
-def _change_words(entry: AuditEntry, key: str, value: Any) -> str:
-    """A change's value in words; codes of a field with choices (gender "female") become the
-    choice's label."""
-    field = _model_field(entry, key)
+def with_choice_labels(field: Any, value: Any) -> Any:
+    """A model field's stored codes as its choices' labels (gender "female" → 女), for one value
+    or a [before, after] pair; values of fields without choices are returned as they are."""
     choices = dict(getattr(field, "choices", None) or []) if field is not None else {}
-    if choices:
-        if isinstance(value, list):
-            value = [str(choices.get(v, v)) if v not in (None, "") else None for v in value]
-        elif value not in (None, ""):
-            value = str(choices.get(value, value))
-    return value_words(value, key)
+    if not choices:
+        return value
+    if isinstance(value, list):
+        return [str(choices.get(v, v)) if v not in (None, "") else None for v in value]
+    return str(choices.get(value, value)) if value not in (None, "") else value
+
+
+def _change_words(entry: AuditEntry, key: str, value: Any) -> str:
+    return value_words(with_choice_labels(_model_field(entry, key), value), key)
 
 
 # Other packages teach the log their own change keys (members: custom field keys → labels).
