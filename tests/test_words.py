@@ -24,6 +24,7 @@ from huiyuan.members.services import member_update
 from huiyuan.members.tags import tag_apply, tag_create
 
 from .conftest import World
+from .support.pages import menu_pages
 from .test_console import console
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,45 +140,27 @@ def _prepare(world: World) -> str:
     return str(world.member_a.pk)
 
 
-PAGES = {
+# Beyond every menu page of the role: pages that show the data prepared above.
+DETAIL_PAGES = {
     "hq": [
-        "/",
-        "/members/",
         "/members/{member}/",
         "/members/{member}/ledger/",
         "/members/{member}/edit/",
         "/members/new/",
-        "/orders/",
         "/orders/WORDS-1/",
-        "/segments/",
-        "/tags/",
-        "/imports/",
-        "/fields/",
-        "/loyalty/",
-        "/coupons/",
-        "/automation/",
-        "/automation/campaigns/",
         "/automation/settings/",
         "/automation/messages/",
         "/automation/flows/",
-        "/tasks/",
-        "/stores/",
-        "/staff/",
-        "/roles/",
-        "/api-keys/",
-        "/integrations/",
         "/integrations/webhooks/",
-        "/audit/",
         "/deliveries/",
-        "/cashier/",
     ],
-    "manager_a": ["/", "/members/", "/members/{member}/", "/orders/WORDS-1/", "/tasks/"],
-    "cashier_b": ["/", "/cashier/"],
-    "marketing": ["/", "/members/", "/segments/", "/automation/"],
+    "manager_a": ["/members/{member}/", "/orders/WORDS-1/"],
+    "cashier_b": [],
+    "marketing": [],
 }
 
 
-@pytest.mark.parametrize("persona", sorted(PAGES))
+@pytest.mark.parametrize("persona", sorted(DETAIL_PAGES))
 def test_pages_in_chinese_show_words_not_codes(alpha: World, persona: str) -> None:
     member = _prepare(alpha)
     client = console(alpha, persona)
@@ -188,7 +171,7 @@ def test_pages_in_chinese_show_words_not_codes(alpha: World, persona: str) -> No
         data = {part for login in User.objects.values_list("username", flat=True) for part in re.split(r"[@.]", login)}
     connection.set_schema_to_public()
     found: dict[str, list[str]] = {}
-    for path in PAGES[persona]:
+    for path in [*menu_pages(alpha, persona), *DETAIL_PAGES[persona]]:
         response = client.get(path.format(member=member))
         assert response.status_code == 200, path
         text = visible_text(response.content.decode())
