@@ -34,14 +34,14 @@ def till_member_lookup(*, actor: Any, query: str) -> list[Member]:
             raise ValidationFailed(
                 fields={"q": [_("This member code has expired or was misread. Ask the member to refresh it.")]}
             )
-        return list(Member.objects.select_related("tier").filter(pk=member_id))
+        return list(Member.objects.select_related("tier", "payment_password").filter(pk=member_id))
     exact = Q(card_no=text)
     with contextlib.suppress(InvalidPhone):
         exact |= Q(phone=normalize_phone(text))
-    found = list(Member.objects.select_related("tier").filter(exact)[:LOOKUP_LIMIT])
+    found = list(Member.objects.select_related("tier", "payment_password").filter(exact)[:LOOKUP_LIMIT])
     if found:
         return found
-    return list(member_list(actor=actor, search=text).select_related("tier")[:LOOKUP_LIMIT])
+    return list(member_list(actor=actor, search=text).select_related("tier", "payment_password")[:LOOKUP_LIMIT])
 
 
 def till_member_card(*, actor: Any, member: Member) -> dict[str, Any]:
@@ -55,5 +55,5 @@ def till_member_card(*, actor: Any, member: Member) -> dict[str, Any]:
         "points": member.points_balance,
         "stored_value": str(member.stored_principal + member.stored_bonus),
         "frozen": member.status == Member.Status.FROZEN,
-        "has_payment_password": hasattr(member, "payment_password"),
+        "has_payment_password": hasattr(member, "payment_password"),  # read with the member (select_related)
     }
